@@ -1,0 +1,205 @@
+package commands
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/sitrep-bot/sitrep/bot"
+	"github.com/sitrep-bot/sitrep/store"
+)
+
+// How many updates the reading commands show.
+const (
+	defaultLatest = 5
+	townUpdates   = 5
+	claimsShown   = 5
+)
+
+// footer reminds readers how to read the labels.
+const footer = "Claims are unverified unless marked [CONFIRMED]."
+
+// latest answers /latest [n].
+func (s *Set) latest(ctx context.Context, _ *bot.Request, a args) (bot.Reply, error) {
+	n := defaultLatest
+	if a.has("n") {
+		n, _ = strconv.Atoi(a.get("n"))
+	}
+	updates, err := s.store.Latest(ctx, n)
+	if err != nil {
+		return bot.Reply{}, err
+	}
+	if len(updates) == 0 {
+		return bot.Text("No updates yet."), nil
+	}
+	r := bot.Reply{Title: fmt.Sprintf("Latest %d, %s", len(updates), s.freshness(updates))}
+	for _, u := range updates {
+		r.Blocks = append(r.Blocks, s.updateBlock(ctx, u, ""))
+	}
+	r.Blocks = append(r.Blocks, bot.Block{{Text: footer, Style: bot.Italic}})
+	return r, nil
+}
+
+// town answers /town <name>.
+func (s *Set) town(ctx context.Context, _ *bot.Request, a args) (bot.Reply, error) {
+	id, err := s.store.Resolve(ctx, store.KindTown, a.get("name"))
+	if err != nil {
+		return bot.Reply{}, err
+	}
+	t, err := s.store.Town(ctx, id)
+	if err != nil {
+		return bot.Reply{}, err
+	}
+	updates, err := s.store.AboutTown(ctx, id, townUpdates)
+	if err != nil {
+		return bot.Reply{}, err
+	}
+	r := bot.Reply{Title: t.Name}
+	if t.Burmese != "" {
+		r.Title += " · " + t.Burmese
+	}
+	var b bot.Builder
+	var where []string
+	if len(t.Aliases) > 0 {
+		where = append(where, "also "+strings.Join(t.Aliases, ", "))
+	}
+	for _, part := range []string{t.Kind, t.Township, t.Region} {
+		if part != "" {
+			where = append(where, part)
+		}
+	}
+	if t.Lat != 0 || t.Lon != 0 {
+		where = append(where, fmt.Sprintf("%.2f°N %.2f°E", t.Lat, t.Lon))
+	}
+	b.Plain(strings.Join(where, " · "))
+	r.Blocks = append(r.Blocks, b.Block())
+	ctl, err := s.controlBlock(ctx, t)
+	if err != nil {
+		return bot.Reply{}, err
+	}
+	r.Blocks = append(r.Blocks, ctl)
+	if len(updates) == 0 {
+		r.Blocks = append(r.Blocks, bot.Block{{Text: "No updates about " + t.Name + " yet."}})
+		return r, nil
+	}
+	r.Blocks = append(r.Blocks, bot.Block{{Text: "Newest updates, " + s.freshness(updates) + ":", Style: bot.Bold}})
+	for _, u := range updates {
+		r.Blocks = append(r.Blocks, s.updateBlock(ctx, u, ""))
+	}
+	r.Blocks = append(r.Blocks, bot.Block{{Text: footer, Style: bot.Italic}})
+	return r, nil
+}
+
+// controlBlock says who holds a town, how sure that is and when it was set.
+func (s *Set) controlBlock(ctx context.Context, t store.Town) (bot.Block, error) {
+	var b bot.Builder
+	c := t.Control
+	if c == nil {
+		return b.Plain("Control: not recorded yet.").Block(), nil
+	}
+	b.Plain("Control: ").Bold(s.store.Name(ctx, store.KindGroup, c.Holder))
+	b.Plain(" since " + c.Since.In(s.loc).Format("2 Jan 2006"))
+	if c.UpdateID != 0 {
+		u, err := s.store.Get(ctx, c.UpdateID)
+		if err != nil {
+			return nil, err
+		}
+		b.Plain(" ").Bold(badge(u.Status)).Plain(fmt.Sprintf(", per update #%d", u.ID))
+		if u.Claimant != "" {
+			b.Plain(" claimed by " + s.store.Name(ctx, store.KindGroup, u.Claimant))
+		}
+	} else {
+		b.Plain(" ").Bold(badge(store.Unverified)).Plain(", set by a moderator without a cited update")
+	}
+	b.Plain(". Last set " + s.age(c.SetAt) + ".")
+	return b.Block(), nil
+}
+
+// claims answers /claims <group>.
+func (s *Set) claims(ctx context.Context, _ *bot.Request, a args) (bot.Reply, error) {
+	id, err := s.store.Resolve(ctx, store.KindGroup, a.get("group"))
+	if err != nil {
+		return bot.Reply{}, err
+	}
+	alliances, err := s.store.AlliancesOf(ctx, id)
+	if err != nil {
+		return bot.Reply{}, err
+	}
+	g, err := s.store.Group(ctx, id)
+	if err != nil {
+		return bot.Reply{}, err
+	}
+	updates, err := s.store.ClaimsBy(ctx, append([]string{id}, alliances...), claimsShown)
+	if err != nil {
+		return bot.Reply{}, err
+	}
+	r := bot.Reply{Title: "Claims by " + g.Name}
+	if g.FullName != "" {
+		r.Title += " (" + g.FullName + ")"
+	}
+	if len(updates) == 0 {
+		r.Blocks = append(r.Blocks, bot.Block{{Text: "No claims by " + g.Name + " recorded yet."}})
+		return r, nil
+	}
+	r.Blocks = append(r.Blocks, bot.Block{{Text: "Newest first, " + s.freshness(updates) + ":"}})
+	for _, u := range updates {
+		prefix := ""
+		if u.Claimant != id {
+			prefix = s.store.Name(ctx, store.KindGroup, u.Claimant) + " statement"
+		}
+		r.Blocks = append(r.Blocks, s.updateBlock(ctx, u, prefix))
+	}
+	r.Blocks = append(r.Blocks, bot.Block{{Text: footer, Style: bot.Italic}})
+	return r, nil
+}
+
+// help answers /help [command].
+func (s *Set) help(ctx context.Context, req *bot.Request, a args) (bot.Reply, error) {
+	role, err := s.role(ctx, req.User)
+	if err != nil {
+		return bot.Reply{}, err
+	}
+	if req.ChatManager && role < bot.ChatManager {
+		role = bot.ChatManager
+	}
+	if name := strings.TrimPrefix(strings.ToLower(a.get("command")), "/"); name != "" {
+		c, ok := s.router.Lookup(name)
+		if !ok {
+			return s.unknown(ctx, &bot.Request{Command: name}), nil
+		}
+		var b bot.Builder
+		b.Code(usage(c)).Line().Plain(c.Help)
+		if c.Role != bot.Everyone {
+			b.Line().Italic("For " + c.Role.String() + ".")
+		}
+		return bot.Reply{Title: "/" + c.Name, Blocks: []bot.Block{b.Block()}}, nil
+	}
+	r := bot.Reply{Title: "sitrep commands"}
+	var b bot.Builder
+	for _, c := range s.router.Commands() {
+		if c.Role > role {
+			continue
+		}
+		b.Code(usage(c)).Plain(" — " + c.Summary).Line()
+	}
+	r.Blocks = append(r.Blocks, b.Block(), bot.Block{{Text: "/help <command> explains one. Names work in any spelling."}})
+	return r, nil
+}
+
+// about answers /about.
+func (s *Set) about(ctx context.Context, _ *bot.Request, _ args) (bot.Reply, error) {
+	n, err := s.store.Count(ctx)
+	if err != nil {
+		return bot.Reply{}, err
+	}
+	return bot.Reply{
+		Title: "About sitrep",
+		Blocks: []bot.Block{
+			{{Text: "sitrep follows the fighting in northern Shan State, Myanmar, since Operation 1027 began on 27 October 2023, and the fronts it opened in Mandalay Region and Rakhine State."}},
+			{{Text: "Trusted moderators post what armed groups claim and what news outlets report, each with its source. Every update says who claims it and whether it is verified."}},
+			{{Text: "Claims are unverified until a moderator marks them confirmed, disputed or false; a withdrawn update shows as retracted, never silently deleted. Control of towns is as the moderators last recorded it."}},
+			{{Text: fmt.Sprintf("%d updates so far. Times are Myanmar time (UTC+06:30). /help lists the commands.", n)}},
+		},
+	}, nil
+}

@@ -1,0 +1,169 @@
+package commands
+
+import (
+	"github.com/sitrep-bot/sitrep/bot"
+	"github.com/sitrep-bot/sitrep/store"
+)
+
+// statusNames are the statuses a moderator can type.
+func statusNames() []string {
+	var out []string
+	for _, st := range store.Statuses() {
+		out = append(out, string(st))
+	}
+	return out
+}
+
+// declarations lists every command once: the router, /help and each platform's command
+// menu are all made from this list.
+func (s *Set) declarations() []command {
+	return []command{
+		{bot.Command{
+			Name: "latest", Summary: "The newest updates", Usage: "[n]",
+			Help:   "Shows the n most recent updates (default 5, at most 20), newest event first, each with who claims it and whether it is verified.",
+			Params: []bot.Param{{Name: "n", Help: "How many (1–20)", Kind: bot.Integer, Min: 1, Max: 20}},
+		}, s.latest},
+		{bot.Command{
+			Name: "town", Summary: "Who holds a town, and its newest updates", Usage: "<name>",
+			Help:   "Shows who holds a town as the moderators last recorded it, how sure that is, and the newest updates about it. Any spelling works: Theinni, Hsenwi, Hseni, or the Burmese name.",
+			Params: []bot.Param{{Name: "name", Help: "Town name, any spelling", Kind: bot.Town, Required: true}},
+		}, s.town},
+		{bot.Command{
+			Name: "claims", Summary: "What a group claims", Usage: "<group>",
+			Help:   "Shows a group's newest claims with their verification status. For a member of an alliance (MNDAA, TNLA, AA), the alliance's statements are included and marked.",
+			Params: []bot.Param{{Name: "group", Help: "Group name or alias", Kind: bot.GroupName, Required: true}},
+		}, s.claims},
+		{bot.Command{
+			Name: "help", Summary: "What sitrep can do", Usage: "[command]",
+			Help:   "Lists the commands you can use, or explains one.",
+			Params: []bot.Param{{Name: "command", Help: "A command name"}},
+		}, s.help},
+		{bot.Command{
+			Name: "about", Summary: "What sitrep is and where its data comes from",
+			Help: "Explains what sitrep is, where its information comes from, and how to read its verification labels.",
+		}, s.about},
+		{bot.Command{
+			Name: "subscribe", Summary: "Push updates into this chat", Usage: "[all | town <name> | group <name>]",
+			Help: "Subscribes this chat to every update (all, the default), to updates about one town, or to one group's claims and mentions. Chat admins only in groups.",
+			Role: bot.ChatManager,
+			Params: []bot.Param{
+				{Name: "filter", Help: "all, town or group"},
+				{Name: "name", Help: "The town or group"},
+			},
+		}, s.subscribe},
+		{bot.Command{
+			Name: "unsubscribe", Summary: "Stop pushing updates into this chat", Usage: "[all | town <name> | group <name>]",
+			Help: "Removes one of this chat's subscriptions, or all of them when given no filter.",
+			Role: bot.ChatManager,
+			Params: []bot.Param{
+				{Name: "filter", Help: "all, town or group"},
+				{Name: "name", Help: "The town or group"},
+			},
+		}, s.unsubscribe},
+		{bot.Command{
+			Name: "subscriptions", Summary: "This chat's subscriptions",
+			Help: "Lists what this chat is subscribed to.",
+			Role: bot.ChatManager,
+		}, s.subscriptions},
+		{bot.Command{
+			Name: "post", Summary: "Post an update (moderators)",
+			Usage: "[claim:<group>] [source:<outlet or URL>] [date:YYYY-MM-DD] [town:<name>]… [group:<name>]… [status:<status>] <text>",
+			Help: "Posts an update. Leading key:value words set who claims it, its source, when it happened " +
+				"(YYYY-MM-DD, YYYY-MM, or ~YYYY-MM-DD for approximate) and extra towns or groups; quote values with spaces " +
+				"(source:\"Myanmar Now\"). Towns and groups named in the text are tagged automatically. A claim is unverified until /verify.",
+			Role: bot.Moderator,
+			Params: []bot.Param{
+				{Name: "claim", Help: "Group that claims it", Kind: bot.GroupName, Keyed: true},
+				{Name: "source", Help: "Outlet name or URL", Keyed: true},
+				{Name: "date", Help: "When it happened: YYYY-MM-DD", Keyed: true},
+				{Name: "town", Help: "A town it concerns", Kind: bot.Town, Keyed: true, Repeat: true},
+				{Name: "group", Help: "A group it concerns", Kind: bot.GroupName, Keyed: true, Repeat: true},
+				{Name: "status", Help: "Verification status", Keyed: true, Choices: []string{"unverified", "confirmed", "disputed", "false"}},
+				{Name: "text", Help: "What happened", Required: true},
+			},
+		}, s.post},
+		{bot.Command{
+			Name: "verify", Summary: "Set an update's verification status (moderators)", Usage: "<id> <status> [note]",
+			Help: "Sets an update's status to unverified, confirmed, disputed or false, with an optional note saying why. Use /retract to withdraw it.",
+			Role: bot.Moderator,
+			Params: []bot.Param{
+				{Name: "id", Help: "Update id", Kind: bot.Integer, Required: true},
+				{Name: "status", Help: "New status", Required: true, Choices: statusNames()[:4]},
+				{Name: "note", Help: "Why"},
+			},
+		}, s.verify},
+		{bot.Command{
+			Name: "edit", Summary: "Correct an update's text (moderators)", Usage: "<id> <text>",
+			Help: "Replaces an update's text; the old text stays in its history and towns and groups are tagged again.",
+			Role: bot.Moderator,
+			Params: []bot.Param{
+				{Name: "id", Help: "Update id", Kind: bot.Integer, Required: true},
+				{Name: "text", Help: "The corrected text", Required: true},
+			},
+		}, s.edit},
+		{bot.Command{
+			Name: "retract", Summary: "Withdraw an update (moderators)", Usage: "<id> <reason>",
+			Help: "Marks an update as retracted with a reason. It is never deleted: it shows as RETRACTED everywhere.",
+			Role: bot.Moderator,
+			Params: []bot.Param{
+				{Name: "id", Help: "Update id", Kind: bot.Integer, Required: true},
+				{Name: "reason", Help: "Why it is withdrawn", Required: true},
+			},
+		}, s.retract},
+		{bot.Command{
+			Name: "control", Summary: "Record who holds a town (moderators)", Usage: "<town> <group> [update id]",
+			Help: "Records that a group holds a town, optionally citing the update that reports it (its status then shows with the control). Quote names with spaces: /control \"Chin Shwe Haw\" MNDAA 3.",
+			Role: bot.Moderator,
+			Params: []bot.Param{
+				{Name: "town", Help: "The town", Kind: bot.Town, Required: true},
+				{Name: "group", Help: "The group that holds it", Kind: bot.GroupName, Required: true},
+				{Name: "update", Help: "The update reporting it", Kind: bot.Integer, Min: 1, Max: 1 << 30},
+			},
+		}, s.control},
+		{bot.Command{
+			Name: "alias", Summary: "Add another spelling of a town or group (moderators)", Usage: "<known name> = <new spelling>",
+			Help: "Teaches sitrep another spelling of a town or group, e.g. /alias Laukkai = Laukkaing.",
+			Role: bot.Moderator,
+			Params: []bot.Param{
+				{Name: "name", Help: "A name sitrep knows", Required: true},
+				{Name: "alias", Help: "The new spelling", Required: true},
+			},
+		}, s.alias},
+		{bot.Command{
+			Name: "addtown", Summary: "Add a town to the gazetteer (moderators)",
+			Usage: "[burmese:<name>] [township:<name>] [region:<name>] [lat:<deg>] [lon:<deg>] <name>",
+			Help:  "Adds a town. Quote values with spaces: /addtown region:\"Shan State (North)\" township:Hopang Hopang.",
+			Role:  bot.Moderator,
+			Params: []bot.Param{
+				{Name: "burmese", Help: "Name in Burmese script", Keyed: true},
+				{Name: "township", Help: "Township", Keyed: true},
+				{Name: "region", Help: "State or region", Keyed: true},
+				{Name: "lat", Help: "Latitude", Keyed: true},
+				{Name: "lon", Help: "Longitude", Keyed: true},
+				{Name: "name", Help: "The town's name", Required: true},
+			},
+		}, s.addTown},
+		{bot.Command{
+			Name: "addgroup", Summary: "Add a group to the gazetteer (moderators)",
+			Usage: "[kind:<eao|military|militia|resistance|alliance>] [full:<full name>] [members:<a,b>] <name>",
+			Help:  "Adds an armed group or alliance; for an alliance, list its members by name.",
+			Role:  bot.Moderator,
+			Params: []bot.Param{
+				{Name: "kind", Help: "What sort of group", Keyed: true, Choices: []string{"eao", "military", "militia", "resistance", "alliance"}},
+				{Name: "full", Help: "Full name", Keyed: true},
+				{Name: "members", Help: "Alliance members, comma-separated", Keyed: true},
+				{Name: "name", Help: "Short name", Required: true},
+			},
+		}, s.addGroup},
+		{bot.Command{
+			Name: "mod", Summary: "Manage moderators (admins)", Usage: "add|remove|list [platform:user id] [moderator|admin]",
+			Help: "Adds, removes or lists moderators. Identities are platform:user id, e.g. telegram:123456 or discord:80351110224678912.",
+			Role: bot.Admin,
+			Params: []bot.Param{
+				{Name: "action", Help: "add, remove or list", Required: true, Choices: []string{"add", "remove", "list"}},
+				{Name: "user", Help: "platform:user id"},
+				{Name: "role", Help: "moderator (default) or admin", Choices: []string{"moderator", "admin"}},
+			},
+		}, s.mod},
+	}
+}

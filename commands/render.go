@@ -1,0 +1,131 @@
+package commands
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/sitrep-bot/sitrep/bot"
+	"github.com/sitrep-bot/sitrep/store"
+)
+
+// badge is a status as every rendering shows it.
+func badge(st store.Status) string { return "[" + strings.ToUpper(string(st)) + "]" }
+
+// updateBlock renders one update: id, date, status, who claims it, the text, the towns
+// it concerns and its source. prefix marks it, e.g. as an alliance statement.
+func (s *Set) updateBlock(ctx context.Context, u store.Update, prefix string) bot.Block {
+	var b bot.Builder
+	b.Bold(fmt.Sprintf("#%d", u.ID)).Plain(" · " + s.eventDate(u) + " · ").Bold(badge(u.Status))
+	if prefix != "" {
+		b.Plain(" · ").Italic(prefix)
+	}
+	b.Line()
+	if u.Claimant != "" {
+		b.Plain("Claimed by ").Bold(s.store.Name(ctx, store.KindGroup, u.Claimant)).Plain(": ")
+	}
+	b.Plain(u.Text).Line()
+	switch {
+	case u.Status == store.Retracted:
+		b.Bold("RETRACTED").Plain(": " + u.Note).Line()
+	case u.Note != "":
+		b.Italic(upperFirst(string(u.Status)) + ": " + u.Note).Line()
+	}
+	var meta []string
+	if len(u.Towns) > 0 {
+		towns := make([]string, len(u.Towns))
+		for i, t := range u.Towns {
+			towns[i] = s.store.Name(ctx, store.KindTown, t)
+		}
+		meta = append(meta, strings.Join(towns, ", "))
+	}
+	if at, ok := u.Edited(); ok {
+		meta = append(meta, "edited "+s.shortTime(at))
+	}
+	b.Plain(strings.Join(meta, " · "))
+	if len(meta) > 0 {
+		b.Plain(" · ")
+	}
+	b.Plain("Source: ")
+	switch {
+	case u.Source.URL != "":
+		b.Link(sourceName(u.Source), u.Source.URL)
+	case u.Source.Name != "":
+		b.Plain(u.Source.Name)
+	default:
+		b.Plain("moderator " + u.Author.Name)
+	}
+	return b.Block()
+}
+
+// sourceName is the outlet's name, or the link's host.
+func sourceName(src store.Source) string {
+	if src.Name != "" {
+		return src.Name
+	}
+	if u, err := url.Parse(src.URL); err == nil && u.Host != "" {
+		return strings.TrimPrefix(u.Host, "www.")
+	}
+	return src.URL
+}
+
+// eventDate shows when an update's event happened, as precisely as it is known.
+func (s *Set) eventDate(u store.Update) string {
+	t := u.Happened.In(s.loc)
+	switch u.Precision {
+	case store.Day:
+		return t.Format("2 Jan 2006")
+	case store.Month:
+		return t.Format("Jan 2006")
+	case store.Approximate:
+		return "c. " + t.Format("2 Jan 2006")
+	}
+	return t.Format("2 Jan 2006 15:04")
+}
+
+// shortTime shows a moment in Myanmar time.
+func (s *Set) shortTime(t time.Time) string {
+	return t.In(s.loc).Format("2 Jan 2006 15:04 MST")
+}
+
+// age says how long ago t was, roughly: "just now", "5 minutes ago", "3 days ago".
+func (s *Set) age(t time.Time) string {
+	d := s.now().Sub(t)
+	unit := func(n int, what string) string {
+		if n == 1 {
+			return "1 " + what + " ago"
+		}
+		return fmt.Sprintf("%d %ss ago", n, what)
+	}
+	switch {
+	case d < 0:
+		return "in the future"
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return unit(int(d/time.Minute), "minute")
+	case d < 48*time.Hour:
+		return unit(int(d/time.Hour), "hour")
+	case d < 60*24*time.Hour:
+		return unit(int(d/(24*time.Hour)), "day")
+	case d < 730*24*time.Hour:
+		return unit(int(d/(30*24*time.Hour)), "month")
+	}
+	return unit(int(d/(365*24*time.Hour)), "year")
+}
+
+// freshness is "as of 30 Oct 2023, 3 days ago" for the newest of some updates.
+func (s *Set) freshness(updates []store.Update) string {
+	if len(updates) == 0 {
+		return ""
+	}
+	newest := updates[0]
+	for _, u := range updates[1:] {
+		if u.Happened.After(newest.Happened) {
+			newest = u
+		}
+	}
+	return "as of " + s.eventDate(newest) + ", " + s.age(newest.Happened)
+}

@@ -1,0 +1,10 @@
+module github.com/sitrep-bot/sitrep
+
+go 1.26.0
+
+require golang.org/x/text v0.44.0
+
+require (
+	go.etcd.io/bbolt v1.5.0 // indirect
+	golang.org/x/sys v0.45.0 // indirect
+)

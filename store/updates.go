@@ -1,0 +1,444 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"slices"
+	"strings"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// MaxTextLen is the longest update text the store accepts, in bytes.
+const MaxTextLen = 3000
+
+// Post stores a new update, tagged with every town and group its text mentions, with
+// its index entries and audit entry, in one transaction: when Post returns, the update
+// is on disk.
+func (s *Store) Post(ctx context.Context, d Draft) (Update, error) {
+	u := Update{
+		Text:      strings.TrimSpace(d.Text),
+		Claimant:  d.Claimant,
+		Status:    d.Status,
+		Source:    d.Source,
+		Happened:  d.Happened,
+		Precision: d.Precision,
+		Posted:    s.now().UTC(),
+		Author:    d.Author,
+		Pinned:    Tags{Towns: d.Towns, Groups: d.Groups},
+	}
+	if u.Status == "" {
+		u.Status = Unverified
+	}
+	if u.Status == Retracted {
+		return u, fmt.Errorf("post: %w: a new update cannot be retracted", ErrInvalid)
+	}
+	if err := checkText(u.Text); err != nil {
+		return u, fmt.Errorf("post: %w", err)
+	}
+	if u.Happened.IsZero() {
+		u.Happened, u.Precision = u.Posted, Exact
+	}
+	towns, groups, err := s.Tag(ctx, u.Text)
+	if err != nil {
+		return u, fmt.Errorf("post: %w", err)
+	}
+	mergeTags(&u, towns, groups)
+	err = s.update(ctx, func(tx *bolt.Tx) error {
+		if err := checkTags(tx, u); err != nil {
+			return err
+		}
+		b := tx.Bucket(bucketUpdates)
+		b.FillPercent = 1 // ids only grow
+		seq, err := b.NextSequence()
+		if err != nil {
+			return err
+		}
+		u.ID = seq
+		if err := put(b, u64(seq), u); err != nil {
+			return err
+		}
+		if err := writeIndexes(tx, u); err != nil {
+			return err
+		}
+		return s.audit(tx, AuditEntry{Actor: u.Author.ID(), Action: "post", Record: updateRecord(u.ID), After: jsonText(u)})
+	})
+	if err != nil {
+		return Update{}, fmt.Errorf("post: %w", err)
+	}
+	return u, nil
+}
+
+// mergeTags sets an update's towns and groups from its pinned tags, its claimant and
+// the names found in its text.
+func mergeTags(u *Update, towns, groups []string) {
+	u.Towns, u.Groups = nil, nil
+	for _, t := range append(slices.Clone(u.Pinned.Towns), towns...) {
+		u.Towns = appendUnique(u.Towns, t)
+	}
+	if u.Claimant != "" {
+		u.Groups = append(u.Groups, u.Claimant)
+	}
+	for _, g := range append(slices.Clone(u.Pinned.Groups), groups...) {
+		u.Groups = appendUnique(u.Groups, g)
+	}
+}
+
+// checkText refuses empty, oversized or control-character text.
+func checkText(text string) error {
+	switch {
+	case text == "":
+		return fmt.Errorf("%w: the text is empty", ErrInvalid)
+	case len(text) > MaxTextLen:
+		return fmt.Errorf("%w: the text is %d bytes; at most %d", ErrInvalid, len(text), MaxTextLen)
+	}
+	for _, r := range text {
+		if r < 0x20 && r != '\n' && r != '\t' || r == 0x7f {
+			return fmt.Errorf("%w: the text contains a control character", ErrInvalid)
+		}
+	}
+	return nil
+}
+
+// checkTags makes sure every town and group an update names exists.
+func checkTags(tx *bolt.Tx, u Update) error {
+	for _, t := range u.Towns {
+		if tx.Bucket(bucketTowns).Get([]byte(t)) == nil {
+			return fmt.Errorf("town %q: %w", t, ErrNotFound)
+		}
+	}
+	for _, g := range u.Groups {
+		if tx.Bucket(bucketGroups).Get([]byte(g)) == nil {
+			return fmt.Errorf("group %q: %w", g, ErrNotFound)
+		}
+	}
+	return nil
+}
+
+// updateRecord names an update in the audit log.
+func updateRecord(id uint64) string { return fmt.Sprintf("update/%d", id) }
+
+// writeIndexes adds an update's entries to the time, town, group and claimant indexes.
+func writeIndexes(tx *bolt.Tx, u Update) error {
+	return eachIndexKey(u, func(bucket, key []byte) error {
+		return tx.Bucket(bucket).Put(key, nil)
+	})
+}
+
+// deleteIndexes removes an update's index entries.
+func deleteIndexes(tx *bolt.Tx, u Update) error {
+	return eachIndexKey(u, func(bucket, key []byte) error {
+		return tx.Bucket(bucket).Delete(key)
+	})
+}
+
+// eachIndexKey calls fn with every index entry of u.
+func eachIndexKey(u Update, fn func(bucket, key []byte) error) error {
+	if err := fn(bucketByTime, timeKey(u.Happened, u.ID)); err != nil {
+		return err
+	}
+	for _, t := range u.Towns {
+		if err := fn(bucketByTown, indexKey(t, u.ID)); err != nil {
+			return err
+		}
+	}
+	for _, g := range u.Groups {
+		if err := fn(bucketByGroup, indexKey(g, u.ID)); err != nil {
+			return err
+		}
+	}
+	if u.Claimant != "" {
+		return fn(bucketByClaim, indexKey(u.Claimant, u.ID))
+	}
+	return nil
+}
+
+// Get returns the update with the given id.
+func (s *Store) Get(ctx context.Context, id uint64) (Update, error) {
+	var u Update
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		var err error
+		u, err = getUpdate(tx, id)
+		return err
+	})
+	return u, err
+}
+
+// getUpdate reads one update inside tx.
+func getUpdate(tx *bolt.Tx, id uint64) (Update, error) {
+	var u Update
+	ok, err := get(tx.Bucket(bucketUpdates), u64(id), &u)
+	if err == nil && !ok {
+		err = fmt.Errorf("update %d: %w", id, ErrNotFound)
+	}
+	return u, err
+}
+
+// Latest returns the n updates that happened most recently, newest first.
+func (s *Store) Latest(ctx context.Context, n int) ([]Update, error) {
+	var out []Update
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketByTime).Cursor()
+		for k, _ := c.Last(); k != nil && len(out) < n; k, _ = c.Prev() {
+			u, err := getUpdate(tx, binary.BigEndian.Uint64(k[8:]))
+			if err != nil {
+				return err
+			}
+			out = append(out, u)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("latest %d: %w", n, err)
+	}
+	return out, nil
+}
+
+// AboutTown returns the newest n updates tagged with a town, newest posted first.
+func (s *Store) AboutTown(ctx context.Context, townID string, n int) ([]Update, error) {
+	out, err := s.newest(ctx, bucketByTown, []string{townID}, n)
+	if err != nil {
+		return nil, fmt.Errorf("updates about town %s: %w", townID, err)
+	}
+	return out, nil
+}
+
+// AboutGroup returns the newest n updates that name a group or are claimed by it.
+func (s *Store) AboutGroup(ctx context.Context, groupID string, n int) ([]Update, error) {
+	out, err := s.newest(ctx, bucketByGroup, []string{groupID}, n)
+	if err != nil {
+		return nil, fmt.Errorf("updates about group %s: %w", groupID, err)
+	}
+	return out, nil
+}
+
+// ClaimsBy returns the newest n updates claimed by any of the given groups, newest
+// posted first.
+func (s *Store) ClaimsBy(ctx context.Context, groupIDs []string, n int) ([]Update, error) {
+	out, err := s.newest(ctx, bucketByClaim, groupIDs, n)
+	if err != nil {
+		return nil, fmt.Errorf("claims by %v: %w", groupIDs, err)
+	}
+	return out, nil
+}
+
+// newest merges the index ranges of several ids, newest sequence first, and reads at
+// most n updates: the work is bounded by n, not by the size of the store.
+func (s *Store) newest(ctx context.Context, bucket []byte, ids []string, n int) ([]Update, error) {
+	var out []Update
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		heads := make([]*indexHead, 0, len(ids))
+		for _, id := range ids {
+			h := &indexHead{c: tx.Bucket(bucket).Cursor(), prefix: append([]byte(id), 0)}
+			k, _ := h.c.Seek(indexKey(id, 1<<64-1))
+			if k == nil {
+				k, _ = h.c.Last()
+			} else if !bytes.Equal(k, indexKey(id, 1<<64-1)) {
+				k, _ = h.c.Prev()
+			}
+			h.seq = h.at(k)
+			heads = append(heads, h)
+		}
+		for len(out) < n {
+			var best *indexHead
+			for _, h := range heads {
+				if h.seq != 0 && (best == nil || h.seq > best.seq) {
+					best = h
+				}
+			}
+			if best == nil {
+				return nil
+			}
+			u, err := getUpdate(tx, best.seq)
+			if err != nil {
+				return err
+			}
+			out = append(out, u)
+			k, _ := best.c.Prev()
+			best.seq = best.at(k)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// indexHead walks one id's range of an index backwards.
+type indexHead struct {
+	c      *bolt.Cursor
+	prefix []byte // id 0x00
+	seq    uint64 // the sequence at the cursor; 0 once past the range
+}
+
+// at returns the sequence in index key k if k is in the head's range, or 0.
+func (h *indexHead) at(k []byte) uint64 {
+	if len(k) != len(h.prefix)+8 || !bytes.HasPrefix(k, h.prefix) {
+		return 0
+	}
+	return binary.BigEndian.Uint64(k[len(h.prefix):])
+}
+
+// Edit replaces an update's text, re-tags it, and keeps the old text in its history.
+// It returns the update as it was and as it is now.
+func (s *Store) Edit(ctx context.Context, id uint64, text string, by Author) (before, after Update, err error) {
+	text = strings.TrimSpace(text)
+	if err := checkText(text); err != nil {
+		return before, after, fmt.Errorf("edit update %d: %w", id, err)
+	}
+	// Tag outside the transaction: the catalog may need a read of its own.
+	towns, groups, err := s.Tag(ctx, text)
+	if err != nil {
+		return before, after, fmt.Errorf("edit update %d: %w", id, err)
+	}
+	return s.change(ctx, id, "edit", by, func(tx *bolt.Tx, u *Update) error {
+		if u.Status == Retracted {
+			return fmt.Errorf("%w: update %d is retracted", ErrInvalid, id)
+		}
+		if u.Text == text {
+			return fmt.Errorf("%w: the text is unchanged", ErrInvalid)
+		}
+		u.Text = text
+		mergeTags(u, towns, groups)
+		return checkTags(tx, *u)
+	})
+}
+
+// SetStatus changes an update's verification status, with a note saying why (required
+// for a retraction), and keeps the old status in its history.
+func (s *Store) SetStatus(ctx context.Context, id uint64, status Status, note string, by Author) (before, after Update, err error) {
+	note = strings.TrimSpace(note)
+	if _, err := ParseStatus(string(status)); err != nil {
+		return before, after, fmt.Errorf("set status of update %d: %w", id, err)
+	}
+	if status == Retracted && note == "" {
+		return before, after, fmt.Errorf("set status of update %d: %w: a retraction needs a reason", id, ErrInvalid)
+	}
+	if len(note) > MaxTextLen {
+		return before, after, fmt.Errorf("set status of update %d: %w: the note is too long", id, ErrInvalid)
+	}
+	action := "verify"
+	if status == Retracted {
+		action = "retract"
+	}
+	return s.change(ctx, id, action, by, func(_ *bolt.Tx, u *Update) error {
+		if u.Status == status && u.Note == note {
+			return fmt.Errorf("%w: update %d is already %s", ErrInvalid, id, status)
+		}
+		u.Status, u.Note = status, note
+		return nil
+	})
+}
+
+// change applies one moderator change to an update in a single transaction: it keeps
+// the old state in History, rewrites the index entries, and audits the change.
+func (s *Store) change(ctx context.Context, id uint64, action string, by Author, apply func(*bolt.Tx, *Update) error) (before, after Update, err error) {
+	err = s.update(ctx, func(tx *bolt.Tx) error {
+		u, err := getUpdate(tx, id)
+		if err != nil {
+			return err
+		}
+		before = u
+		after = u
+		after.History = append(slices.Clone(u.History), Revision{At: s.now().UTC(), By: by, Text: u.Text, Status: u.Status, Note: u.Note})
+		if err := apply(tx, &after); err != nil {
+			return err
+		}
+		if err := deleteIndexes(tx, before); err != nil {
+			return err
+		}
+		if err := writeIndexes(tx, after); err != nil {
+			return err
+		}
+		if err := put(tx.Bucket(bucketUpdates), u64(id), after); err != nil {
+			return err
+		}
+		return s.audit(tx, AuditEntry{Actor: by.ID(), Action: action, Record: updateRecord(id), Before: jsonText(before), After: jsonText(after)})
+	})
+	if err != nil {
+		return before, after, fmt.Errorf("%s update %d: %w", action, id, err)
+	}
+	return before, after, nil
+}
+
+// SetControl records who holds a town, optionally citing the update that reports it;
+// the holder is then held since that update's event time.
+func (s *Store) SetControl(ctx context.Context, townID, holder string, updateID uint64, by Author) (Town, error) {
+	var t Town
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		ok, err := get(tx.Bucket(bucketTowns), []byte(townID), &t)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("town %q: %w", townID, ErrNotFound)
+		}
+		if tx.Bucket(bucketGroups).Get([]byte(holder)) == nil {
+			return fmt.Errorf("group %q: %w", holder, ErrNotFound)
+		}
+		now := s.now().UTC()
+		c := &Control{Holder: holder, Since: now, UpdateID: updateID, SetBy: by, SetAt: now}
+		if updateID != 0 {
+			u, err := getUpdate(tx, updateID)
+			if err != nil {
+				return err
+			}
+			c.Since = u.Happened
+		}
+		before := jsonText(t.Control)
+		t.Control = c
+		if err := put(tx.Bucket(bucketTowns), []byte(townID), t); err != nil {
+			return err
+		}
+		return s.audit(tx, AuditEntry{Actor: by.ID(), Action: "control", Record: "town/" + townID, Before: before, After: jsonText(c)})
+	})
+	if err != nil {
+		return t, fmt.Errorf("set control of %s: %w", townID, err)
+	}
+	return t, nil
+}
+
+// Import writes updates exactly as given (ids included), with their index entries, in
+// one transaction, skipping ids the store already has. It is for restoring exports and
+// loading test data; it does not audit each update.
+func (s *Store) Import(ctx context.Context, updates []Update) (added int, err error) {
+	err = s.update(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketUpdates)
+		b.FillPercent = 1
+		for _, u := range updates {
+			if u.ID == 0 {
+				return fmt.Errorf("%w: update without id", ErrInvalid)
+			}
+			if b.Get(u64(u.ID)) != nil {
+				continue
+			}
+			if err := put(b, u64(u.ID), u); err != nil {
+				return err
+			}
+			if err := writeIndexes(tx, u); err != nil {
+				return err
+			}
+			if u.ID > b.Sequence() {
+				if err := b.SetSequence(u.ID); err != nil {
+					return err
+				}
+			}
+			added++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("import %d updates: %w", len(updates), err)
+	}
+	return added, nil
+}
+
+// Count returns how many updates the store holds (ids are never reused or deleted).
+func (s *Store) Count(ctx context.Context) (uint64, error) {
+	var n uint64
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		n = tx.Bucket(bucketUpdates).Sequence()
+		return nil
+	})
+	return n, err
+}
