@@ -85,9 +85,9 @@ func (s *Set) eventDate(u store.Update) string {
 	return t.Format("2 Jan 2006 15:04")
 }
 
-// shortTime shows a moment in Myanmar time.
+// shortTime shows a moment in Myanmar time (MMT, UTC+06:30).
 func (s *Set) shortTime(t time.Time) string {
-	return t.In(s.loc).Format("2 Jan 2006 15:04 MST")
+	return t.In(s.loc).Format("2 Jan 2006 15:04") + " MMT"
 }
 
 // age says how long ago t was, roughly: "just now", "5 minutes ago", "3 days ago".

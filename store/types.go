@@ -93,12 +93,19 @@ type Tags struct {
 	Groups []string `json:"groups,omitempty"`
 }
 
-// Edited reports when the update last changed after it was posted, if it did.
+// Edited reports when the update's text last changed after it was posted, if it did;
+// status changes alone do not count.
 func (u Update) Edited() (time.Time, bool) {
-	if len(u.History) == 0 {
-		return time.Time{}, false
+	for i := len(u.History) - 1; i >= 0; i-- {
+		next := u.Text
+		if i+1 < len(u.History) {
+			next = u.History[i+1].Text
+		}
+		if u.History[i].Text != next {
+			return u.History[i].At, true
+		}
 	}
-	return u.History[len(u.History)-1].At, true
+	return time.Time{}, false
 }
 
 // Draft is what a moderator posts; the store assigns the id and posting time and tags

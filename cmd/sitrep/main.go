@@ -1,0 +1,234 @@
+// Command sitrep is a chat bot that keeps Telegram groups and Discord servers informed
+// about a fast-moving armed conflict. See README.md.
+//
+// Usage:
+//
+//	sitrep demo      a local console on a temporary store with demo updates
+//	sitrep console   a local admin console on SITREP_DB
+//	sitrep serve     the chat adapters whose tokens are configured
+package main
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"os/user"
+	"path/filepath"
+	"strings"
+	"syscall"
+	_ "time/tzdata" // Myanmar time in a minimal container
+
+	"github.com/sitrep-bot/sitrep/bot"
+	"github.com/sitrep-bot/sitrep/bot/console"
+	"github.com/sitrep-bot/sitrep/commands"
+	"github.com/sitrep-bot/sitrep/store"
+)
+
+//go:embed demo.txt
+var demoScript string
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)
+	stop()
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sitrep:", err)
+		os.Exit(1)
+	}
+}
+
+const usageText = `sitrep: conflict updates for Telegram and Discord, from an embedded store.
+
+Usage:
+  sitrep demo      chat with sitrep on a temporary store loaded with Operation 1027 updates
+  sitrep console   a local admin session on stdin/stdout against SITREP_DB
+  sitrep serve     run the chat adapters whose tokens are set
+
+Flags (after the subcommand; they override the environment):
+  -db PATH         bbolt store (SITREP_DB, default ./sitrep.db)
+  -admins LIST     comma-separated admin identities, telegram:<id> or discord:<id> (SITREP_ADMINS)
+  -log-level L     debug, info, warn or error (SITREP_LOG_LEVEL, default info; warn for demo and console)
+
+Every secret may also be given as NAME_FILE, a path to a file holding it.
+`
+
+// config is what the environment and flags say.
+type config struct {
+	DB       string
+	Admins   []string
+	LogLevel string
+}
+
+// loadConfig reads the environment, then the subcommand's flags.
+func loadConfig(name string, args []string, stderr io.Writer, getenv func(string) string) (config, error) {
+	cfg := config{DB: "./sitrep.db", LogLevel: "info"}
+	if name == "demo" || name == "console" {
+		cfg.LogLevel = "warn"
+	}
+	if v := getenv("SITREP_DB"); v != "" {
+		cfg.DB = v
+	}
+	if v := getenv("SITREP_LOG_LEVEL"); v != "" {
+		cfg.LogLevel = v
+	}
+	admins := getenv("SITREP_ADMINS")
+	fs := flag.NewFlagSet("sitrep "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usageText) }
+	fs.StringVar(&cfg.DB, "db", cfg.DB, "bbolt store path")
+	fs.StringVar(&admins, "admins", admins, "comma-separated admin identities")
+	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log level")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected argument %q (see sitrep --help)", fs.Arg(0))
+	}
+	for _, a := range strings.Split(admins, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			cfg.Admins = append(cfg.Admins, a)
+		}
+	}
+	return cfg, nil
+}
+
+// newLogger returns a structured logger on w at the named level.
+func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("log level %q: %w", level, err)
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+// run is the whole program, parameterised for tests.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usageText)
+		return errors.New("no subcommand")
+	}
+	name := args[0]
+	switch name {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usageText)
+		return nil
+	case "demo", "console", "serve":
+	default:
+		fmt.Fprint(stderr, usageText)
+		return fmt.Errorf("unknown subcommand %q", name)
+	}
+	cfg, err := loadConfig(name, args[1:], stderr, getenv)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(stderr, cfg.LogLevel)
+	if err != nil {
+		return err
+	}
+	switch name {
+	case "demo":
+		return runDemo(ctx, cfg, stdin, stdout, log)
+	case "console":
+		return runConsole(ctx, cfg, stdin, stdout, log)
+	}
+	return runServe(ctx, cfg, getenv, log)
+}
+
+// consoleUser is the identity of whoever runs the console: a local admin.
+func consoleUser() bot.Identity {
+	name := "local"
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		name = u.Username
+	}
+	return bot.Identity{Platform: console.Platform, UserID: name, Name: name}
+}
+
+// runConsole is a local admin session on the configured store.
+func runConsole(ctx context.Context, cfg config, stdin io.Reader, stdout io.Writer, log *slog.Logger) error {
+	st, err := store.Open(ctx, cfg.DB, store.Options{})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	me := consoleUser()
+	set := commands.New(st, commands.Options{Admins: append(cfg.Admins, me.String()), Logger: log})
+	return session(ctx, set, me, stdin, stdout)
+}
+
+// session runs a console session, prompting only when stdin is a terminal.
+func session(ctx context.Context, h bot.Handler, me bot.Identity, stdin io.Reader, stdout io.Writer) error {
+	s := &console.Session{Handler: h, In: stdin, Out: stdout, User: me}
+	if f, ok := stdin.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			s.Prompt = "> "
+		}
+	}
+	return s.Run(ctx)
+}
+
+// runDemo loads the bundled demo updates into a temporary store and starts a console
+// on it.
+func runDemo(ctx context.Context, cfg config, stdin io.Reader, stdout io.Writer, log *slog.Logger) error {
+	dir, err := os.MkdirTemp("", "sitrep-demo-")
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	st, err := store.Open(ctx, filepath.Join(dir, "demo.db"), store.Options{NoSync: true})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	me := consoleUser()
+	set := commands.New(st, commands.Options{Admins: append(cfg.Admins, me.String()), Logger: log})
+	if err := loadDemo(ctx, set, me); err != nil {
+		return err
+	}
+	n, err := st.Count(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "sitrep demo: a temporary store with %d updates from the first months of Operation 1027.\n"+
+		"You are an admin here. Try /latest, /town Hsenwi, /claims MNDAA, /help. End of input quits.\n\n", n)
+	return session(ctx, set, me, stdin, stdout)
+}
+
+// loadDemo runs the bundled demo script as a moderator would type it.
+func loadDemo(ctx context.Context, h bot.Handler, me bot.Identity) error {
+	for i, line := range strings.Split(demoScript, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		name, args, ok := bot.ParseCommand(line, "")
+		if !ok {
+			return fmt.Errorf("demo script line %d: not a command", i+1)
+		}
+		req := &bot.Request{Command: name, Text: args, User: me, Chat: bot.Chat{Platform: console.Platform, ID: "demo", Kind: bot.Private}, ChatManager: true}
+		if r := h.Serve(ctx, req); r.Tone == bot.Error {
+			return fmt.Errorf("demo script line %d: %s", i+1, strings.TrimSpace(bot.PlainText(r)))
+		}
+	}
+	return nil
+}
+
+// runServe runs the configured chat adapters until ctx ends.
+func runServe(ctx context.Context, cfg config, getenv func(string) string, log *slog.Logger) error {
+	if getenv("SITREP_TELEGRAM_TOKEN") == "" && getenv("SITREP_TELEGRAM_TOKEN_FILE") == "" &&
+		getenv("SITREP_DISCORD_TOKEN") == "" && getenv("SITREP_DISCORD_TOKEN_FILE") == "" {
+		return errors.New("serve: no platform is configured: set SITREP_TELEGRAM_TOKEN or SITREP_DISCORD_TOKEN (try `sitrep demo` to run without one)")
+	}
+	_ = ctx
+	_ = cfg
+	log.Error("serve: the Telegram and Discord adapters are not built yet")
+	return errors.New("serve: the Telegram and Discord adapters are not built yet; use `sitrep console`")
+}
