@@ -77,8 +77,9 @@ func tokenize(s string) ([]token, error) {
 
 // parseArgs reads a request's arguments against a command's parameters: typed options
 // as given, or argument text as leading key:value words, one word per positional
-// parameter, and the rest of the text for the last one.
-func parseArgs(c bot.Command, req *bot.Request) (args, error) {
+// parameter, and the rest of the text for the last one. With ownText, argument text is
+// only checked for length and left to the handler.
+func parseArgs(c bot.Command, req *bot.Request, ownText bool) (args, error) {
 	a := args{}
 	if req.Options != nil {
 		for _, p := range c.Params {
@@ -91,6 +92,12 @@ func parseArgs(c bot.Command, req *bot.Request) (args, error) {
 	text := req.Text
 	if len(text) > maxRequestLen {
 		return nil, problemf("That is too long (%d characters); at most %d.", utf8.RuneCountInString(text), maxRequestLen)
+	}
+	if ownText {
+		if strings.ContainsFunc(text, unicode.IsControl) {
+			return nil, problemf("The text contains a control character.")
+		}
+		return a, nil
 	}
 	toks, err := tokenize(text)
 	if err != nil {

@@ -77,6 +77,9 @@ type handlerFunc func(ctx context.Context, req *bot.Request, a args) (bot.Reply,
 type command struct {
 	bot.Command
 	run handlerFunc
+	// ownText marks commands that read multi-word names from req.Text themselves
+	// (/control, /alias); typed options are still parsed for them.
+	ownText bool
 }
 
 // guard wraps a command's implementation: it checks the role, parses the arguments,
@@ -93,7 +96,7 @@ func (s *Set) guard(c command) bot.Handler {
 			}
 			return bot.Errorf("Only %s can use /%s.", c.Role, c.Name)
 		}
-		a, err := parseArgs(c.Command, req)
+		a, err := parseArgs(c.Command, req, c.ownText)
 		if err != nil {
 			return s.failure(ctx, req, c.Command, err)
 		}

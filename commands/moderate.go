@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -284,7 +285,11 @@ func (s *Set) alias(ctx context.Context, req *bot.Request, a args) (bot.Reply, e
 		}
 		kind, id = store.KindGroup, gid
 	}
-	if err := s.store.AddAlias(ctx, kind, id, spelling, author(req.User)); err != nil {
+	err = s.store.AddAlias(ctx, kind, id, spelling, author(req.User))
+	if errors.Is(err, store.ErrExists) {
+		return bot.Reply{}, problemf("“%s” is already the name of a town or group; /town or /claims shows which.", clip(spelling, 40))
+	}
+	if err != nil {
 		return bot.Reply{}, err
 	}
 	return bot.Reply{Tone: bot.Done, Blocks: []bot.Block{{{Text: fmt.Sprintf("“%s” now also means the %s %s.", spelling, kind, s.store.Name(ctx, kind, id))}}}}, nil

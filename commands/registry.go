@@ -22,26 +22,26 @@ func (s *Set) declarations() []command {
 			Name: "latest", Summary: "The newest updates", Usage: "[n]",
 			Help:   "Shows the n most recent updates (default 5, at most 20), newest event first, each with who claims it and whether it is verified.",
 			Params: []bot.Param{{Name: "n", Help: "How many (1–20)", Kind: bot.Integer, Min: 1, Max: 20}},
-		}, s.latest},
+		}, s.latest, false},
 		{bot.Command{
 			Name: "town", Summary: "Who holds a town, and its newest updates", Usage: "<name>",
 			Help:   "Shows who holds a town as the moderators last recorded it, how sure that is, and the newest updates about it. Any spelling works: Theinni, Hsenwi, Hseni, or the Burmese name.",
 			Params: []bot.Param{{Name: "name", Help: "Town name, any spelling", Kind: bot.Town, Required: true}},
-		}, s.town},
+		}, s.town, false},
 		{bot.Command{
 			Name: "claims", Summary: "What a group claims", Usage: "<group>",
 			Help:   "Shows a group's newest claims with their verification status. For a member of an alliance (MNDAA, TNLA, AA), the alliance's statements are included and marked.",
 			Params: []bot.Param{{Name: "group", Help: "Group name or alias", Kind: bot.GroupName, Required: true}},
-		}, s.claims},
+		}, s.claims, false},
 		{bot.Command{
 			Name: "help", Summary: "What sitrep can do", Usage: "[command]",
 			Help:   "Lists the commands you can use, or explains one.",
 			Params: []bot.Param{{Name: "command", Help: "A command name"}},
-		}, s.help},
+		}, s.help, false},
 		{bot.Command{
 			Name: "about", Summary: "What sitrep is and where its data comes from",
 			Help: "Explains what sitrep is, where its information comes from, and how to read its verification labels.",
-		}, s.about},
+		}, s.about, false},
 		{bot.Command{
 			Name: "subscribe", Summary: "Push updates into this chat", Usage: "[all | town <name> | group <name>]",
 			Help: "Subscribes this chat to every update (all, the default), to updates about one town, or to one group's claims and mentions. Chat admins only in groups.",
@@ -50,7 +50,7 @@ func (s *Set) declarations() []command {
 				{Name: "filter", Help: "all, town or group"},
 				{Name: "name", Help: "The town or group"},
 			},
-		}, s.subscribe},
+		}, s.subscribe, false},
 		{bot.Command{
 			Name: "unsubscribe", Summary: "Stop pushing updates into this chat", Usage: "[all | town <name> | group <name>]",
 			Help: "Removes one of this chat's subscriptions, or all of them when given no filter.",
@@ -59,12 +59,12 @@ func (s *Set) declarations() []command {
 				{Name: "filter", Help: "all, town or group"},
 				{Name: "name", Help: "The town or group"},
 			},
-		}, s.unsubscribe},
+		}, s.unsubscribe, false},
 		{bot.Command{
 			Name: "subscriptions", Summary: "This chat's subscriptions",
 			Help: "Lists what this chat is subscribed to.",
 			Role: bot.ChatManager,
-		}, s.subscriptions},
+		}, s.subscriptions, false},
 		{bot.Command{
 			Name: "post", Summary: "Post an update (moderators)",
 			Usage: "[claim:<group>] [source:<outlet or URL>] [date:YYYY-MM-DD] [town:<name>]… [group:<name>]… [status:<status>] <text>",
@@ -81,17 +81,17 @@ func (s *Set) declarations() []command {
 				{Name: "status", Help: "Verification status", Keyed: true, Choices: []string{"unverified", "confirmed", "disputed", "false"}},
 				{Name: "text", Help: "What happened", Required: true},
 			},
-		}, s.post},
+		}, s.post, false},
 		{bot.Command{
 			Name: "verify", Summary: "Set an update's verification status (moderators)", Usage: "<id> <status> [note]",
 			Help: "Sets an update's status to unverified, confirmed, disputed or false, with an optional note saying why. Use /retract to withdraw it.",
 			Role: bot.Moderator,
 			Params: []bot.Param{
 				{Name: "id", Help: "Update id", Kind: bot.Integer, Required: true},
-				{Name: "status", Help: "New status", Required: true, Choices: statusNames()[:4]},
+				{Name: "status", Help: "New status", Required: true, Choices: statusNames()},
 				{Name: "note", Help: "Why"},
 			},
-		}, s.verify},
+		}, s.verify, false},
 		{bot.Command{
 			Name: "edit", Summary: "Correct an update's text (moderators)", Usage: "<id> <text>",
 			Help: "Replaces an update's text; the old text stays in its history and towns and groups are tagged again.",
@@ -100,7 +100,7 @@ func (s *Set) declarations() []command {
 				{Name: "id", Help: "Update id", Kind: bot.Integer, Required: true},
 				{Name: "text", Help: "The corrected text", Required: true},
 			},
-		}, s.edit},
+		}, s.edit, false},
 		{bot.Command{
 			Name: "retract", Summary: "Withdraw an update (moderators)", Usage: "<id> <reason>",
 			Help: "Marks an update as retracted with a reason. It is never deleted: it shows as RETRACTED everywhere.",
@@ -109,7 +109,7 @@ func (s *Set) declarations() []command {
 				{Name: "id", Help: "Update id", Kind: bot.Integer, Required: true},
 				{Name: "reason", Help: "Why it is withdrawn", Required: true},
 			},
-		}, s.retract},
+		}, s.retract, false},
 		{bot.Command{
 			Name: "control", Summary: "Record who holds a town (moderators)", Usage: "<town> <group> [update id]",
 			Help: "Records that a group holds a town, optionally citing the update that reports it (its status then shows with the control). Quote names with spaces: /control \"Chin Shwe Haw\" MNDAA 3.",
@@ -119,7 +119,7 @@ func (s *Set) declarations() []command {
 				{Name: "group", Help: "The group that holds it", Kind: bot.GroupName, Required: true},
 				{Name: "update", Help: "The update reporting it", Kind: bot.Integer, Min: 1, Max: 1 << 30},
 			},
-		}, s.control},
+		}, s.control, true},
 		{bot.Command{
 			Name: "alias", Summary: "Add another spelling of a town or group (moderators)", Usage: "<known name> = <new spelling>",
 			Help: "Teaches sitrep another spelling of a town or group, e.g. /alias Laukkai = Laukkaing.",
@@ -128,7 +128,7 @@ func (s *Set) declarations() []command {
 				{Name: "name", Help: "A name sitrep knows", Required: true},
 				{Name: "alias", Help: "The new spelling", Required: true},
 			},
-		}, s.alias},
+		}, s.alias, true},
 		{bot.Command{
 			Name: "addtown", Summary: "Add a town to the gazetteer (moderators)",
 			Usage: "[burmese:<name>] [township:<name>] [region:<name>] [lat:<deg>] [lon:<deg>] <name>",
@@ -142,7 +142,7 @@ func (s *Set) declarations() []command {
 				{Name: "lon", Help: "Longitude", Keyed: true},
 				{Name: "name", Help: "The town's name", Required: true},
 			},
-		}, s.addTown},
+		}, s.addTown, false},
 		{bot.Command{
 			Name: "addgroup", Summary: "Add a group to the gazetteer (moderators)",
 			Usage: "[kind:<eao|military|militia|resistance|alliance>] [full:<full name>] [members:<a,b>] <name>",
@@ -154,7 +154,7 @@ func (s *Set) declarations() []command {
 				{Name: "members", Help: "Alliance members, comma-separated", Keyed: true},
 				{Name: "name", Help: "Short name", Required: true},
 			},
-		}, s.addGroup},
+		}, s.addGroup, false},
 		{bot.Command{
 			Name: "mod", Summary: "Manage moderators (admins)", Usage: "add|remove|list [platform:user id] [moderator|admin]",
 			Help: "Adds, removes or lists moderators. Identities are platform:user id, e.g. telegram:123456 or discord:80351110224678912.",
@@ -164,6 +164,6 @@ func (s *Set) declarations() []command {
 				{Name: "user", Help: "platform:user id"},
 				{Name: "role", Help: "moderator (default) or admin", Choices: []string{"moderator", "admin"}},
 			},
-		}, s.mod},
+		}, s.mod, false},
 	}
 }
