@@ -317,3 +317,27 @@ func TestAddTownAndAlias(t *testing.T) {
 		t.Fatalf("town after alias = %+v", twn)
 	}
 }
+
+func TestWriteToReadOnlyStoreSaysSo(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "sitrep.db")
+	s, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(ctx, path, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	_, err = s.Post(ctx, Draft{Text: "Lashio", Author: mod})
+	if !errors.Is(err, ErrDisk) {
+		t.Fatalf("post to read-only store: %v, want ErrDisk", err)
+	}
+	if n, _ := s.Count(ctx); n != 0 {
+		t.Fatalf("count = %d after a refused write", n)
+	}
+}

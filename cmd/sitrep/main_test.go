@@ -164,3 +164,36 @@ func TestKilledConsoleKeepsAcknowledgedPosts(t *testing.T) {
 		t.Fatalf("claims index after kill: %d, %v", len(got), err)
 	}
 }
+
+// TestConsoleSessionCorrectsAnUpdate drives a whole moderator session through the
+// console: each change shows in /latest, /town and /claims.
+func TestConsoleSessionCorrectsAnUpdate(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "sitrep.db")
+	script := strings.Join([]string{
+		"/post claim:TNLA source:Irrawaddy date:2023-11-25 The TNLA says it took Namhsan",
+		"/latest 1", "/town Namhsan", "/claims TNLA",
+		"/verify 1 confirmed two outlets",
+		"/latest 1", "/town Namhsan", "/claims TNLA",
+		"/edit 1 The TNLA says it took Namhsan and its police station",
+		"/latest 1", "/town Namhsan", "/claims TNLA",
+		"/retract 1 wrong date",
+		"/latest 1", "/town Namhsan", "/claims TNLA",
+	}, "\n")
+	// One console run per line, so that each reply can be read on its own; the store
+	// carries the state from run to run.
+	var replies []string
+	for _, line := range strings.Split(script, "\n") {
+		var out bytes.Buffer
+		if err := run(t.Context(), []string{"console", "-db", db}, strings.NewReader(line), &out, &bytes.Buffer{}, noEnv); err != nil {
+			t.Fatal(err)
+		}
+		replies = append(replies, out.String())
+	}
+	for i, want := range []string{"[UNVERIFIED]", "[CONFIRMED]", "police station", "[RETRACTED]"} {
+		for j := 1; j <= 3; j++ {
+			if r := replies[i*4+j]; !strings.Contains(r, want) {
+				t.Errorf("after step %d, reply %d lacks %q:\n%s", i, j, want, r)
+			}
+		}
+	}
+}
