@@ -71,10 +71,14 @@ type catalog struct {
 	keys     map[Kind][]string  // name keys of each kind, for suggestions
 	display  map[Kind]map[string]string
 	memberOf map[string][]string // group id → alliance ids
+	towns    map[string]Town
+	groups   map[string]Group
 	finder   *names.Finder
 }
 
-// loadCatalog returns the catalog, building it on first use.
+// loadCatalog returns the catalog, building it on first use. It holds s.mu while it
+// reads, so a change that commits and then calls forgetCatalog can never leave a catalog
+// built from the older snapshot in place.
 func (s *Store) loadCatalog(ctx context.Context) (*catalog, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -86,6 +90,8 @@ func (s *Store) loadCatalog(ctx context.Context) (*catalog, error) {
 		keys:     map[Kind][]string{},
 		display:  map[Kind]map[string]string{KindTown: {}, KindGroup: {}},
 		memberOf: map[string][]string{},
+		towns:    map[string]Town{},
+		groups:   map[string]Group{},
 	}
 	err := s.view(ctx, func(tx *bolt.Tx) error {
 		err := tx.Bucket(bucketNames).ForEach(func(k, v []byte) error {
@@ -106,6 +112,7 @@ func (s *Store) loadCatalog(ctx context.Context) (*catalog, error) {
 				return fmt.Errorf("decode town %q: %w", k, err)
 			}
 			c.display[KindTown][t.ID] = t.Name
+			c.towns[t.ID] = t
 			return nil
 		})
 		if err != nil {
@@ -117,6 +124,7 @@ func (s *Store) loadCatalog(ctx context.Context) (*catalog, error) {
 				return fmt.Errorf("decode group %q: %w", k, err)
 			}
 			c.display[KindGroup][g.ID] = g.Name
+			c.groups[g.ID] = g
 			for _, m := range g.Members {
 				c.memberOf[m] = append(c.memberOf[m], g.ID)
 			}
@@ -161,7 +169,12 @@ func (s *Store) Resolve(ctx context.Context, kind Kind, query string) (id string
 		}
 		nerr.OtherKind, nerr.OtherName = r.Kind, c.display[r.Kind][r.ID]
 	}
-	cands := names.Closest(query, c.keys[kind], 12, 1<<30)
+	// Typos first, which lets Closest skip names of a very different length; only an
+	// unknown name pays for ranking every name to suggest the nearest.
+	cands := names.Closest(query, c.keys[kind], 12, 2)
+	if len(cands) == 0 {
+		cands = names.Closest(query, c.keys[kind], 12, 1<<30)
+	}
 	type hit struct {
 		id, name string
 		dist     int
@@ -250,28 +263,28 @@ func (s *Store) AlliancesOf(ctx context.Context, groupID string) ([]string, erro
 
 // Town returns the town with the given id.
 func (s *Store) Town(ctx context.Context, id string) (Town, error) {
-	var t Town
-	err := s.view(ctx, func(tx *bolt.Tx) error {
-		ok, err := get(tx.Bucket(bucketTowns), []byte(id), &t)
-		if err == nil && !ok {
-			err = fmt.Errorf("town %q: %w", id, ErrNotFound)
-		}
-		return err
-	})
-	return t, err
+	c, err := s.loadCatalog(ctx)
+	if err != nil {
+		return Town{}, err
+	}
+	t, ok := c.towns[id]
+	if !ok {
+		return t, fmt.Errorf("town %q: %w", id, ErrNotFound)
+	}
+	return t, nil
 }
 
 // Group returns the group with the given id.
 func (s *Store) Group(ctx context.Context, id string) (Group, error) {
-	var g Group
-	err := s.view(ctx, func(tx *bolt.Tx) error {
-		ok, err := get(tx.Bucket(bucketGroups), []byte(id), &g)
-		if err == nil && !ok {
-			err = fmt.Errorf("group %q: %w", id, ErrNotFound)
-		}
-		return err
-	})
-	return g, err
+	c, err := s.loadCatalog(ctx)
+	if err != nil {
+		return Group{}, err
+	}
+	g, ok := c.groups[id]
+	if !ok {
+		return g, fmt.Errorf("group %q: %w", id, ErrNotFound)
+	}
+	return g, nil
 }
 
 // Towns returns every town, by name.

@@ -68,6 +68,8 @@ type Store struct {
 
 	mu      sync.Mutex // guards catalog
 	catalog *catalog   // names known to the store, built on first use
+
+	decoded decodedUpdates // recently read updates, so hot answers skip JSON decoding
 }
 
 // Open opens the store at path, creating it (and loading the bundled gazetteer) when the
@@ -91,7 +93,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	case err != nil:
 		return nil, fmt.Errorf("open store %s: %w", path, diskError(err))
 	}
-	s := &Store{db: db, path: path, now: opts.Now}
+	s := &Store{db: db, path: path, now: opts.Now, decoded: decodedUpdates{max: 4096}}
 	if s.now == nil {
 		s.now = time.Now
 	}

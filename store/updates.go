@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -63,7 +64,8 @@ func (s *Store) Post(ctx context.Context, d Draft) (Update, error) {
 		if err := writeIndexes(tx, u); err != nil {
 			return err
 		}
-		return s.audit(tx, AuditEntry{Actor: u.Author.ID(), Action: "post", Record: updateRecord(u.ID), After: jsonText(u)})
+		// The update itself is the record of the post; the audit entry says who and when.
+		return s.audit(tx, AuditEntry{Actor: u.Author.ID(), Action: "post", Record: updateRecord(u.ID)})
 	})
 	if err != nil {
 		return Update{}, fmt.Errorf("post: %w", err)
@@ -123,7 +125,10 @@ func updateRecord(id uint64) string { return fmt.Sprintf("update/%d", id) }
 // writeIndexes adds an update's entries to the time, town, group and claimant indexes.
 func writeIndexes(tx *bolt.Tx, u Update) error {
 	return eachIndexKey(u, func(bucket, key []byte) error {
-		return tx.Bucket(bucket).Put(key, nil)
+		b := tx.Bucket(bucket)
+		// Within each id's range keys only grow, so pages can be packed tightly.
+		b.FillPercent = 0.9
+		return b.Put(key, nil)
 	})
 }
 
@@ -155,25 +160,34 @@ func eachIndexKey(u Update, fn func(bucket, key []byte) error) error {
 	return nil
 }
 
-// Get returns the update with the given id.
+// Get returns the update with the given id. Its slices may be shared with other
+// readers: treat them as read-only.
 func (s *Store) Get(ctx context.Context, id uint64) (Update, error) {
 	var u Update
 	err := s.view(ctx, func(tx *bolt.Tx) error {
 		var err error
-		u, err = getUpdate(tx, id)
+		u, err = s.getUpdate(tx, id)
 		return err
 	})
 	return u, err
 }
 
-// getUpdate reads one update inside tx.
-func getUpdate(tx *bolt.Tx, id uint64) (Update, error) {
-	var u Update
-	ok, err := get(tx.Bucket(bucketUpdates), u64(id), &u)
-	if err == nil && !ok {
-		err = fmt.Errorf("update %d: %w", id, ErrNotFound)
+// getUpdate reads one update inside tx, decoding it only when the decoded cache does
+// not hold exactly the same stored bytes.
+func (s *Store) getUpdate(tx *bolt.Tx, id uint64) (Update, error) {
+	raw := tx.Bucket(bucketUpdates).Get(u64(id))
+	if raw == nil {
+		return Update{}, fmt.Errorf("update %d: %w", id, ErrNotFound)
 	}
-	return u, err
+	if u, ok := s.decoded.get(id, raw); ok {
+		return u, nil
+	}
+	var u Update
+	if err := json.Unmarshal(raw, &u); err != nil {
+		return u, fmt.Errorf("decode update %d: %w", id, err)
+	}
+	s.decoded.put(id, raw, u)
+	return u, nil
 }
 
 // Latest returns the n updates that happened most recently, newest first.
@@ -182,7 +196,7 @@ func (s *Store) Latest(ctx context.Context, n int) ([]Update, error) {
 	err := s.view(ctx, func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketByTime).Cursor()
 		for k, _ := c.Last(); k != nil && len(out) < n; k, _ = c.Prev() {
-			u, err := getUpdate(tx, binary.BigEndian.Uint64(k[8:]))
+			u, err := s.getUpdate(tx, binary.BigEndian.Uint64(k[8:]))
 			if err != nil {
 				return err
 			}
@@ -251,7 +265,7 @@ func (s *Store) newest(ctx context.Context, bucket []byte, ids []string, n int) 
 			if best == nil {
 				return nil
 			}
-			u, err := getUpdate(tx, best.seq)
+			u, err := s.getUpdate(tx, best.seq)
 			if err != nil {
 				return err
 			}
@@ -334,7 +348,7 @@ func (s *Store) SetStatus(ctx context.Context, id uint64, status Status, note st
 // the old state in History, rewrites the index entries, and audits the change.
 func (s *Store) change(ctx context.Context, id uint64, action string, by Author, apply func(*bolt.Tx, *Update) error) (before, after Update, err error) {
 	err = s.update(ctx, func(tx *bolt.Tx) error {
-		u, err := getUpdate(tx, id)
+		u, err := s.getUpdate(tx, id)
 		if err != nil {
 			return err
 		}
@@ -353,12 +367,27 @@ func (s *Store) change(ctx context.Context, id uint64, action string, by Author,
 		if err := put(tx.Bucket(bucketUpdates), u64(id), after); err != nil {
 			return err
 		}
-		return s.audit(tx, AuditEntry{Actor: by.ID(), Action: action, Record: updateRecord(id), Before: jsonText(before), After: jsonText(after)})
+		return s.audit(tx, AuditEntry{Actor: by.ID(), Action: action, Record: updateRecord(id), Before: jsonText(stateOf(before)), After: jsonText(stateOf(after))})
 	})
 	if err != nil {
 		return before, after, fmt.Errorf("%s update %d: %w", action, id, err)
 	}
 	return before, after, nil
+}
+
+// state is the part of an update a moderator changes, as the audit log records it
+// (the full earlier versions are in the update's History).
+type state struct {
+	Text   string   `json:"text"`
+	Status Status   `json:"status"`
+	Note   string   `json:"note,omitempty"`
+	Towns  []string `json:"towns,omitempty"`
+	Groups []string `json:"groups,omitempty"`
+}
+
+// stateOf extracts an update's changeable state.
+func stateOf(u Update) state {
+	return state{Text: u.Text, Status: u.Status, Note: u.Note, Towns: u.Towns, Groups: u.Groups}
 }
 
 // SetControl records who holds a town, optionally citing the update that reports it;
@@ -379,7 +408,7 @@ func (s *Store) SetControl(ctx context.Context, townID, holder string, updateID 
 		now := s.now().UTC()
 		c := &Control{Holder: holder, Since: now, UpdateID: updateID, SetBy: by, SetAt: now}
 		if updateID != 0 {
-			u, err := getUpdate(tx, updateID)
+			u, err := s.getUpdate(tx, updateID)
 			if err != nil {
 				return err
 			}
@@ -392,6 +421,7 @@ func (s *Store) SetControl(ctx context.Context, townID, holder string, updateID 
 		}
 		return s.audit(tx, AuditEntry{Actor: by.ID(), Action: "control", Record: "town/" + townID, Before: before, After: jsonText(c)})
 	})
+	s.forgetCatalog() // the catalog holds towns with their control
 	if err != nil {
 		return t, fmt.Errorf("set control of %s: %w", townID, err)
 	}

@@ -93,11 +93,19 @@ type Candidate struct {
 // starts with the query counts as one edit away, so "laukk" suggests "laukkai".
 func Closest(query string, known []string, limit, maxDistance int) []Candidate {
 	q := Key(query)
+	qn := utf8.RuneCountInString(q)
 	var out []Candidate
 	for _, k := range known {
-		d := Distance(q, k)
-		if q != "" && strings.HasPrefix(k, q) && d > 1 {
+		var d int
+		switch kn := utf8.RuneCountInString(k); {
+		case k == q:
+			d = 0
+		case q != "" && strings.HasPrefix(k, q):
 			d = 1
+		case kn-qn > maxDistance || qn-kn > maxDistance:
+			continue // the lengths alone are too far apart
+		default:
+			d = Distance(q, k)
 		}
 		if d <= maxDistance {
 			out = append(out, Candidate{Key: k, Distance: d})
