@@ -98,11 +98,12 @@ func (s *Set) guard(c command) bot.Handler {
 		}
 		a, err := parseArgs(c.Command, req, c.ownText)
 		if err != nil {
-			return s.failure(ctx, req, c.Command, err)
+			// Arguments that do not parse: say why, and how they go.
+			return bot.Errorf("%s Usage: %s", err, usage(c.Command))
 		}
 		reply, err := c.run(ctx, req, a)
 		if err != nil {
-			return s.failure(ctx, req, c.Command, err)
+			return s.failure(ctx, req, err)
 		}
 		return reply
 	})
@@ -149,21 +150,17 @@ func (p *problem) Error() string { return p.msg }
 // problemf returns a problem with a formatted message.
 func problemf(format string, a ...any) error { return &problem{fmt.Sprintf(format, a...)} }
 
-// failure turns an error into a private one-line reply: a problem or a store refusal
-// is shown with the command's usage where it helps; anything else is logged and
-// reported as an internal error.
-func (s *Set) failure(ctx context.Context, req *bot.Request, c bot.Command, err error) bot.Reply {
+// failure turns a handler's error into a private one-line reply: a problem, an unknown
+// name or a store refusal is shown as it is; anything else is logged and reported as an
+// internal error.
+func (s *Set) failure(ctx context.Context, req *bot.Request, err error) bot.Reply {
 	var p *problem
 	var ne *store.NameError
 	switch {
 	case errors.As(err, &ne):
 		return bot.Errorf("%s", didYouMean(ne))
 	case errors.As(err, &p):
-		msg := p.msg
-		if c.Usage != "" && strings.HasPrefix(msg, "Missing") || strings.HasPrefix(msg, "Too many") {
-			msg += " Usage: " + usage(c)
-		}
-		return bot.Errorf("%s", msg)
+		return bot.Errorf("%s", p.msg)
 	case errors.Is(err, store.ErrNotFound):
 		return bot.Errorf("%s.", upperFirst(lastReason(err, store.ErrNotFound)))
 	case errors.Is(err, store.ErrInvalid), errors.Is(err, store.ErrExists), errors.Is(err, store.ErrLastAdmin):
