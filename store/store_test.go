@@ -341,3 +341,17 @@ func TestWriteToReadOnlyStoreSaysSo(t *testing.T) {
 		t.Fatalf("count = %d after a refused write", n)
 	}
 }
+
+func TestNamesCompletePrefixes(t *testing.T) {
+	s := mustOpenStore(t)
+	got, err := s.Names(context.Background(), KindTown, "lau", 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, []string{"Laukkai", "Laukkaing"}) {
+		t.Fatalf("Names(town, lau) = %v, want Laukkai and Laukkaing", got)
+	}
+	if got, _ := s.Names(context.Background(), KindGroup, "", 3); len(got) != 3 {
+		t.Fatalf("Names(group, \"\", 3) = %v, want 3 names", got)
+	}
+}
