@@ -27,6 +27,9 @@ type Options struct {
 	Now    func() time.Time // nil means time.Now
 	// Location is where times are shown; nil means Asia/Yangon.
 	Location *time.Location
+	// Enqueued, if set, is called after a command queued deliveries (a post, or a
+	// correction), so that dispatchers can start at once instead of at their next poll.
+	Enqueued func()
 }
 
 // Set is sitrep's command set on one store.
@@ -36,12 +39,13 @@ type Set struct {
 	log    *slog.Logger
 	now    func() time.Time
 	loc    *time.Location
+	notify func()
 	router bot.Router
 }
 
 // New returns the command set, ready to serve, on st.
 func New(st *store.Store, opts Options) *Set {
-	s := &Set{store: st, admins: opts.Admins, log: opts.Logger, now: opts.Now, loc: opts.Location}
+	s := &Set{store: st, admins: opts.Admins, log: opts.Logger, now: opts.Now, loc: opts.Location, notify: opts.Enqueued}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -61,6 +65,13 @@ func New(st *store.Store, opts Options) *Set {
 	}
 	s.router.Unknown = bot.HandlerFunc(s.unknown)
 	return s
+}
+
+// enqueued tells the dispatchers that deliveries are waiting.
+func (s *Set) enqueued() {
+	if s.notify != nil {
+		s.notify()
+	}
 }
 
 // Router is the router to hand to adapters.

@@ -62,13 +62,14 @@ func (s *Set) post(ctx context.Context, req *bot.Request, a args) (bot.Reply, er
 	if a.has("status") {
 		d.Status = store.Status(a.get("status"))
 	}
-	u, err := s.store.Post(ctx, d)
+	u, queued, err := s.store.Post(ctx, d)
 	if err != nil {
 		return bot.Reply{}, err
 	}
-	s.log.InfoContext(ctx, "update posted", "update", u.ID, "user", req.User.String())
+	s.log.InfoContext(ctx, "update posted", "update", u.ID, "user", req.User.String(), "queued", queued)
+	s.enqueued()
 	var b bot.Builder
-	b.Plain(fmt.Sprintf("Posted #%d as %s. Tagged: %s.", u.ID, u.Status, s.tagList(ctx, u)))
+	b.Plain(fmt.Sprintf("Posted #%d as %s. Tagged: %s. Going out to %d subscribed %s.", u.ID, u.Status, s.tagList(ctx, u), queued, plural(queued, "chat", "chats")))
 	return bot.Reply{Tone: bot.Done, Blocks: []bot.Block{b.Block(), s.updateBlock(ctx, u, "")}}, nil
 }
 
@@ -147,8 +148,18 @@ func updateID(a args) uint64 {
 	return uint64(max(n, 0))
 }
 
-// changed answers a moderator's change with the update as it now reads.
+// plural picks the word for n.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// changed answers a moderator's change with the update as it now reads; every chat
+// that was sent the update gets a correction.
 func (s *Set) changed(ctx context.Context, what string, u store.Update) bot.Reply {
+	s.enqueued()
 	return bot.Reply{Tone: bot.Done, Blocks: []bot.Block{
 		{{Text: fmt.Sprintf("Update #%d %s.", u.ID, what)}},
 		s.updateBlock(ctx, u, ""),

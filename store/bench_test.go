@@ -253,7 +253,7 @@ func BenchmarkPost(b *testing.B) {
 		}
 		before := s.allocated(b)
 		timed(b, "ms", func() error {
-			_, err := s.Post(ctx, d)
+			_, _, err := s.Post(ctx, d)
 			return err
 		})
 		// Pages the buckets gained per post (the warm-up post included); each post

@@ -51,7 +51,7 @@ func (s *Store) Subscribe(ctx context.Context, sub Subscription) (created bool, 
 			return nil
 		}
 		created = true
-		if err := put(b, key, sub); err != nil {
+		if err := putSubscription(tx, sub); err != nil {
 			return err
 		}
 		return s.audit(tx, AuditEntry{Actor: sub.CreatedBy.ID(), Action: "subscribe", Record: "chat/" + sub.Chat.Platform + ":" + sub.Chat.ID, After: sub.Filter.String()})
@@ -86,7 +86,7 @@ func (s *Store) Unsubscribe(ctx context.Context, chat Chat, filter *Filter, by A
 			keys = append(keys, bytes.Clone(k))
 		}
 		for i, k := range keys {
-			if err := b.Delete(k); err != nil {
+			if err := deleteSubscription(tx, k, removed[i]); err != nil {
 				return err
 			}
 			if err := s.audit(tx, AuditEntry{Actor: by.ID(), Action: "unsubscribe", Record: "chat/" + chat.Platform + ":" + chat.ID, Before: removed[i].Filter.String()}); err != nil {
@@ -99,6 +99,22 @@ func (s *Store) Unsubscribe(ctx context.Context, chat Chat, filter *Filter, by A
 		return nil, fmt.Errorf("unsubscribe %s:%s: %w", chat.Platform, chat.ID, err)
 	}
 	return removed, nil
+}
+
+// putSubscription writes a subscription and its filter index entry.
+func putSubscription(tx *bolt.Tx, sub Subscription) error {
+	if err := put(tx.Bucket(bucketSubs), subKey(sub.Chat, sub.Filter), sub); err != nil {
+		return err
+	}
+	return tx.Bucket(bucketSubsByFilter).Put(subFilterKey(sub.Filter, sub.Chat), subIndexValue(sub))
+}
+
+// deleteSubscription removes a subscription stored under key and its index entry.
+func deleteSubscription(tx *bolt.Tx, key []byte, sub Subscription) error {
+	if err := tx.Bucket(bucketSubs).Delete(key); err != nil {
+		return err
+	}
+	return tx.Bucket(bucketSubsByFilter).Delete(subFilterKey(sub.Filter, sub.Chat))
 }
 
 // Subscriptions returns a chat's subscriptions.

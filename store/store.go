@@ -29,26 +29,31 @@ var (
 )
 
 // schemaVersion is the layout this binary reads and writes.
-const schemaVersion = 1
+const schemaVersion = 2
 
 // Bucket names. Index keys are "id 0x00 sequence" so that one town's, group's or
 // claimant's entries are a contiguous range in sequence order.
 var (
-	bucketMeta    = []byte("meta")
-	bucketUpdates = []byte("updates")    // seq → Update
-	bucketByTime  = []byte("idx_time")   // event time (8) seq (8) → nil
-	bucketByTown  = []byte("idx_town")   // town id 0 seq → nil
-	bucketByGroup = []byte("idx_group")  // group id 0 seq → nil (mentioned or claimant)
-	bucketByClaim = []byte("idx_claim")  // claimant id 0 seq → nil
-	bucketTowns   = []byte("towns")      // town id → Town
-	bucketGroups  = []byte("groups")     // group id → Group
-	bucketNames   = []byte("names")      // name key → "town:id" | "group:id"
-	bucketSubs    = []byte("subs")       // platform 0 chat 0 filter → Subscription
-	bucketMods    = []byte("moderators") // identity → Moderator
-	bucketAudit   = []byte("audit")      // seq → AuditEntry
-	allBuckets    = [][]byte{bucketMeta, bucketUpdates, bucketByTime, bucketByTown, bucketByGroup, bucketByClaim, bucketTowns, bucketGroups, bucketNames, bucketSubs, bucketMods, bucketAudit}
-	keySchema     = []byte("schema")
-	keyCreated    = []byte("created")
+	bucketMeta         = []byte("meta")
+	bucketUpdates      = []byte("updates")        // seq → Update
+	bucketByTime       = []byte("idx_time")       // event time (8) seq (8) → nil
+	bucketByTown       = []byte("idx_town")       // town id 0 seq → nil
+	bucketByGroup      = []byte("idx_group")      // group id 0 seq → nil (mentioned or claimant)
+	bucketByClaim      = []byte("idx_claim")      // claimant id 0 seq → nil
+	bucketTowns        = []byte("towns")          // town id → Town
+	bucketGroups       = []byte("groups")         // group id → Group
+	bucketNames        = []byte("names")          // name key → "town:id" | "group:id"
+	bucketSubs         = []byte("subs")           // platform 0 chat 0 filter → Subscription
+	bucketMods         = []byte("moderators")     // identity → Moderator
+	bucketAudit        = []byte("audit")          // seq → AuditEntry
+	bucketSubsByFilter = []byte("idx_sub_filter") // filter 0 platform 0 chat → "kind|q"
+	bucketOutbox       = []byte("outbox")         // seq → Delivery
+	bucketDue          = []byte("idx_due")        // platform 0 next attempt (8) seq (8) → nil, pending only
+	bucketByUpdate     = []byte("idx_delivery")   // update id (8) seq (8) → nil
+	bucketCounters     = []byte("counters")       // name → uint64
+	allBuckets         = [][]byte{bucketMeta, bucketUpdates, bucketByTime, bucketByTown, bucketByGroup, bucketByClaim, bucketTowns, bucketGroups, bucketNames, bucketSubs, bucketMods, bucketAudit, bucketSubsByFilter, bucketOutbox, bucketDue, bucketByUpdate, bucketCounters}
+	keySchema          = []byte("schema")
+	keyCreated         = []byte("created")
 )
 
 // Options tune how a store is opened. The zero value is a durable store with a
@@ -180,9 +185,13 @@ func (s *Store) create(ctx context.Context) error {
 // transaction.
 type migration func(tx *bolt.Tx) error
 
-// migrations returns the migration from version i+1 to i+2 at index i. Version 1 is the
-// first layout, so there are none yet; append to this list, never edit it.
-func migrations() []migration { return nil }
+// migrations returns the migration from version i+1 to i+2 at index i. Append to this
+// list; never edit an entry.
+func migrations() []migration {
+	return []migration{
+		migrateOutbox, // 1 → 2: the delivery outbox and the subscription filter index
+	}
+}
 
 // migrate runs every migration from version to schemaVersion, each in its own
 // transaction that also records the new version, so a crash leaves a consistent store.

@@ -87,7 +87,7 @@ func TestResolveSuggests(t *testing.T) {
 func TestPostTagsAndIndexes(t *testing.T) {
 	ctx := context.Background()
 	s := mustOpenStore(t)
-	u, err := s.Post(ctx, Draft{
+	u, _, err := s.Post(ctx, Draft{
 		Text:      "41 soldiers of LIB 143 left their base at Kan Mong after talks with the alliance; Chin Shwe Haw also fell",
 		Claimant:  "mndaa",
 		Source:    Source{URL: "https://www.irrawaddy.com"},
@@ -134,12 +134,12 @@ func TestNewestMergesAndBounds(t *testing.T) {
 		if i%3 == 0 {
 			claimant = "brotherhoodalliance"
 		}
-		if _, err := s.Post(ctx, Draft{Text: "fighting near Lashio", Claimant: claimant, Author: mod}); err != nil {
+		if _, _, err := s.Post(ctx, Draft{Text: "fighting near Lashio", Claimant: claimant, Author: mod}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// A neighbouring key range must not leak in: "mndaa" vs a group sorting after it.
-	if _, err := s.Post(ctx, Draft{Text: "statement", Claimant: "pdf", Author: mod}); err != nil {
+	if _, _, err := s.Post(ctx, Draft{Text: "statement", Claimant: "pdf", Author: mod}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.ClaimsBy(ctx, []string{"mndaa", "brotherhoodalliance"}, 4)
@@ -162,7 +162,7 @@ func TestNewestMergesAndBounds(t *testing.T) {
 func TestEditVerifyRetract(t *testing.T) {
 	ctx := context.Background()
 	s := mustOpenStore(t)
-	u, err := s.Post(ctx, Draft{Text: "Fighting in Kutkai", Claimant: "tnla", Author: mod})
+	u, _, err := s.Post(ctx, Draft{Text: "Fighting in Kutkai", Claimant: "tnla", Author: mod})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +231,7 @@ func TestReopenKeepsPosts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Post(ctx, Draft{Text: "Muse border gate closed", Author: mod}); err != nil {
+	if _, _, err := s.Post(ctx, Draft{Text: "Muse border gate closed", Author: mod}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
@@ -308,7 +308,7 @@ func TestAddTownAndAlias(t *testing.T) {
 	if id, err := s.Resolve(ctx, KindTown, "hopan"); err != nil || id != "hopang" {
 		t.Fatalf("Resolve(hopan) = %q, %v", id, err)
 	}
-	u, err := s.Post(ctx, Draft{Text: "Clashes reported in Hopan", Author: mod})
+	u, _, err := s.Post(ctx, Draft{Text: "Clashes reported in Hopan", Author: mod})
 	if err != nil || !slices.Equal(u.Towns, []string{"hopang"}) {
 		t.Fatalf("post tagged %v, %v", u.Towns, err)
 	}
@@ -333,7 +333,7 @@ func TestWriteToReadOnlyStoreSaysSo(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	_, err = s.Post(ctx, Draft{Text: "Lashio", Author: mod})
+	_, _, err = s.Post(ctx, Draft{Text: "Lashio", Author: mod})
 	if !errors.Is(err, ErrDisk) {
 		t.Fatalf("post to read-only store: %v, want ErrDisk", err)
 	}

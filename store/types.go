@@ -218,7 +218,9 @@ type Chat struct {
 // Subscription is a chat's standing request to be sent matching updates.
 type Subscription struct {
 	Chat      Chat      `json:"chat"`
+	ChatKind  string    `json:"chat_kind,omitempty"` // private, group or channel, for per-chat rate limits
 	Filter    Filter    `json:"filter"`
+	Quiet     bool      `json:"quiet,omitempty"` // push ordinary updates without a notification
 	CreatedBy Author    `json:"created_by"`
 	Created   time.Time `json:"created"`
 	Delivered uint64    `json:"delivered"` // updates delivered through it

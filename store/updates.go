@@ -16,9 +16,10 @@ import (
 const MaxTextLen = 3000
 
 // Post stores a new update, tagged with every town and group its text mentions, with
-// its index entries and audit entry, in one transaction: when Post returns, the update
-// is on disk.
-func (s *Store) Post(ctx context.Context, d Draft) (Update, error) {
+// its index entries, its audit entry and one outbox delivery per subscribed chat it
+// matches, in one transaction: when Post returns, the update and its deliveries are on
+// disk. It also returns how many chats it was queued for.
+func (s *Store) Post(ctx context.Context, d Draft) (Update, int, error) {
 	u := Update{
 		Text:      strings.TrimSpace(d.Text),
 		Claimant:  d.Claimant,
@@ -34,19 +35,26 @@ func (s *Store) Post(ctx context.Context, d Draft) (Update, error) {
 		u.Status = Unverified
 	}
 	if u.Status == Retracted {
-		return u, fmt.Errorf("post: %w: a new update cannot be retracted", ErrInvalid)
+		return u, 0, fmt.Errorf("post: %w: a new update cannot be retracted", ErrInvalid)
 	}
 	if err := checkText(u.Text); err != nil {
-		return u, fmt.Errorf("post: %w", err)
+		return u, 0, fmt.Errorf("post: %w", err)
 	}
 	if u.Happened.IsZero() {
 		u.Happened, u.Precision = u.Posted, Exact
 	}
 	towns, groups, err := s.Tag(ctx, u.Text)
 	if err != nil {
-		return u, fmt.Errorf("post: %w", err)
+		return u, 0, fmt.Errorf("post: %w", err)
 	}
 	mergeTags(&u, towns, groups)
+	var alliances []string
+	if u.Claimant != "" {
+		if alliances, err = s.AlliancesOf(ctx, u.Claimant); err != nil {
+			return u, 0, fmt.Errorf("post: %w", err)
+		}
+	}
+	queued := 0
 	err = s.update(ctx, func(tx *bolt.Tx) error {
 		if err := checkTags(tx, u); err != nil {
 			return err
@@ -64,13 +72,16 @@ func (s *Store) Post(ctx context.Context, d Draft) (Update, error) {
 		if err := writeIndexes(tx, u); err != nil {
 			return err
 		}
+		if queued, err = s.fanOut(tx, u, alliances, u.Posted); err != nil {
+			return err
+		}
 		// The update itself is the record of the post; the audit entry says who and when.
 		return s.audit(tx, AuditEntry{Actor: u.Author.ID(), Action: "post", Record: updateRecord(u.ID)})
 	})
 	if err != nil {
-		return Update{}, fmt.Errorf("post: %w", err)
+		return Update{}, 0, fmt.Errorf("post: %w", err)
 	}
-	return u, nil
+	return u, queued, nil
 }
 
 // mergeTags sets an update's towns and groups from its pinned tags, its claimant and
@@ -345,7 +356,8 @@ func (s *Store) SetStatus(ctx context.Context, id uint64, status Status, note st
 }
 
 // change applies one moderator change to an update in a single transaction: it keeps
-// the old state in History, rewrites the index entries, and audits the change.
+// the old state in History, rewrites the index entries, queues a correction for every
+// chat that was sent the update, and audits the change.
 func (s *Store) change(ctx context.Context, id uint64, action string, by Author, apply func(*bolt.Tx, *Update) error) (before, after Update, err error) {
 	err = s.update(ctx, func(tx *bolt.Tx) error {
 		u, err := s.getUpdate(tx, id)
@@ -365,6 +377,9 @@ func (s *Store) change(ctx context.Context, id uint64, action string, by Author,
 			return err
 		}
 		if err := put(tx.Bucket(bucketUpdates), u64(id), after); err != nil {
+			return err
+		}
+		if _, err := enqueueCorrections(tx, id, s.now().UTC()); err != nil {
 			return err
 		}
 		return s.audit(tx, AuditEntry{Actor: by.ID(), Action: action, Record: updateRecord(id), Before: jsonText(stateOf(before)), After: jsonText(stateOf(after))})

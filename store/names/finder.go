@@ -42,6 +42,10 @@ func (f *Finder) Find(text string) []string {
 	})
 	keys := make([]string, len(words))
 	for i, w := range words {
+		// A possessive names the same thing: "the junta's troops".
+		for _, suffix := range []string{"'s", "’s"} {
+			w = strings.TrimSuffix(w, suffix)
+		}
 		keys[i] = Key(w)
 	}
 	var found []string

@@ -68,6 +68,7 @@ func TestFinder(t *testing.T) {
 		{"AAA batteries, not AA-something", nil},
 		{"the PSLF/TNLA and pro-junta militia troops", []string{"pslftnla", "projuntamilitia"}},
 		{"junta troops left Kan Mong; the junta said", []string{"junta", "kanmong"}},
+		{"the junta's base near Kan Mong’s gate", []string{"junta", "kanmong"}},
 		{"တပ်များ လားရှိုးမြို့ကို", []string{"လားရှိုး"}},
 		{"", nil},
 	} {
