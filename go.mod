@@ -7,4 +7,5 @@ require golang.org/x/text v0.44.0
 require (
 	go.etcd.io/bbolt v1.5.0 // indirect
 	golang.org/x/sys v0.45.0 // indirect
+	golang.org/x/time v0.16.0 // indirect
 )

@@ -129,3 +129,21 @@ func (s *Set) freshness(updates []store.Update) string {
 	}
 	return "as of " + s.eventDate(newest) + ", " + s.age(newest.Happened)
 }
+
+// RenderDelivery renders the update a delivery job carries, as it is now, for pushing
+// into a subscribed chat, and returns the update's revision (the number of changes it
+// has had) so that a change racing the send can be corrected.
+func (s *Set) RenderDelivery(ctx context.Context, job bot.Job) (bot.Reply, int, error) {
+	u, err := s.store.Get(ctx, job.UpdateID)
+	if err != nil {
+		return bot.Reply{}, 0, fmt.Errorf("render delivery %d: %w", job.ID, err)
+	}
+	r := bot.Reply{Title: "sitrep update", Blocks: []bot.Block{s.updateBlock(ctx, u, "")}}
+	if job.Kind == bot.Correction {
+		r.Title = fmt.Sprintf("Update #%d, corrected", u.ID)
+		if u.Status == store.Retracted {
+			r.Title = fmt.Sprintf("RETRACTED: update #%d", u.ID)
+		}
+	}
+	return r, len(u.History), nil
+}

@@ -64,7 +64,7 @@ func (s *Set) subscribe(ctx context.Context, req *bot.Request, a args) (bot.Repl
 	if err != nil {
 		return bot.Reply{}, err
 	}
-	created, err := s.store.Subscribe(ctx, store.Subscription{Chat: chatOf(req), Filter: f, CreatedBy: author(req.User)})
+	created, err := s.store.Subscribe(ctx, store.Subscription{Chat: chatOf(req), ChatKind: string(req.Chat.Kind), Filter: f, CreatedBy: author(req.User)})
 	if err != nil {
 		return bot.Reply{}, err
 	}

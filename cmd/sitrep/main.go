@@ -28,6 +28,7 @@ import (
 	"github.com/sitrep-bot/sitrep/bot/console"
 	"github.com/sitrep-bot/sitrep/commands"
 	"github.com/sitrep-bot/sitrep/store"
+	"golang.org/x/time/rate"
 )
 
 //go:embed demo.txt
@@ -57,15 +58,17 @@ Flags (after the subcommand; they override the environment):
   -db PATH         bbolt store (SITREP_DB, default ./sitrep.db)
   -admins LIST     comma-separated admin identities, telegram:<id> or discord:<id> (SITREP_ADMINS)
   -log-level L     debug, info, warn or error (SITREP_LOG_LEVEL, default info; warn for demo and console)
+  -console-rate R  pushed messages a second in demo and console (SITREP_CONSOLE_RATE, default unlimited)
 
 Every secret may also be given as NAME_FILE, a path to a file holding it.
 `
 
 // config is what the environment and flags say.
 type config struct {
-	DB       string
-	Admins   []string
-	LogLevel string
+	DB          string
+	Admins      []string
+	LogLevel    string
+	ConsoleRate float64 // pushed messages a second in the console; 0 is unlimited
 }
 
 // loadConfig reads the environment, then the subcommand's flags.
@@ -87,6 +90,12 @@ func loadConfig(name string, args []string, stderr io.Writer, getenv func(string
 	fs.StringVar(&cfg.DB, "db", cfg.DB, "bbolt store path")
 	fs.StringVar(&admins, "admins", admins, "comma-separated admin identities")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log level")
+	if v := getenv("SITREP_CONSOLE_RATE"); v != "" {
+		if _, err := fmt.Sscan(v, &cfg.ConsoleRate); err != nil {
+			return cfg, fmt.Errorf("SITREP_CONSOLE_RATE %q: %w", v, err)
+		}
+	}
+	fs.Float64Var(&cfg.ConsoleRate, "console-rate", cfg.ConsoleRate, "pushed messages a second in the console (0: unlimited)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -159,20 +168,46 @@ func runConsole(ctx context.Context, cfg config, stdin io.Reader, stdout io.Writ
 		return err
 	}
 	defer st.Close()
-	me := consoleUser()
-	set := commands.New(st, commands.Options{Admins: append(cfg.Admins, me.String()), Logger: log})
-	return session(ctx, set, me, stdin, stdout)
+	return session(ctx, st, cfg, stdin, stdout, log, nil)
 }
 
-// session runs a console session, prompting only when stdin is a terminal.
-func session(ctx context.Context, h bot.Handler, me bot.Identity, stdin io.Reader, stdout io.Writer) error {
-	s := &console.Session{Handler: h, In: stdin, Out: stdout, User: me}
+// session runs a console session as a local admin, with a dispatcher that prints what
+// is pushed to console chats. prepare, if set, runs first on the command set (the demo
+// loads its updates). At the end of input it waits for pushes that are due to go out,
+// then stops the dispatcher.
+func session(ctx context.Context, st *store.Store, cfg config, stdin io.Reader, stdout io.Writer, log *slog.Logger,
+	prepare func(context.Context, bot.Handler, bot.Identity) error) error {
+	me := consoleUser()
+	out := console.NewOutput(stdout)
+	var disp *bot.Dispatcher
+	set := commands.New(st, commands.Options{Admins: append(cfg.Admins, me.String()), Logger: log, Enqueued: func() { disp.Wake() }})
+	pusher := &console.Pusher{Out: out, Rate: rate.Limit(cfg.ConsoleRate)}
+	disp = bot.NewDispatcher(pusher, outbox{st}, set.RenderDelivery, bot.DispatcherConfig{Logger: log})
+	if prepare != nil {
+		if err := prepare(ctx, set, me); err != nil {
+			return err
+		}
+	}
+	dctx, stop := context.WithCancel(ctx)
+	defer stop()
+	done := make(chan error, 1)
+	go func() { done <- disp.Run(dctx) }()
+
+	s := &console.Session{Handler: set, In: stdin, Out: out, User: me}
 	if f, ok := stdin.(*os.File); ok {
 		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
 			s.Prompt = "> "
 		}
 	}
-	return s.Run(ctx)
+	err := s.Run(ctx)
+	if err == nil {
+		err = disp.WaitIdle(ctx)
+	}
+	stop()
+	if derr := <-done; err == nil {
+		err = derr
+	}
+	return err
 }
 
 // runDemo loads the bundled demo updates into a temporary store and starts a console
@@ -188,22 +223,24 @@ func runDemo(ctx context.Context, cfg config, stdin io.Reader, stdout io.Writer,
 		return err
 	}
 	defer st.Close()
-	me := consoleUser()
-	set := commands.New(st, commands.Options{Admins: append(cfg.Admins, me.String()), Logger: log})
-	if err := loadDemo(ctx, set, me); err != nil {
-		return err
-	}
-	n, err := st.Count(ctx)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "sitrep demo: a temporary store with %d updates from the first months of Operation 1027.\n"+
-		"You are an admin here. Try /latest, /town Hsenwi, /claims MNDAA, /help. End of input quits.\n\n", n)
-	return session(ctx, set, me, stdin, stdout)
+	return session(ctx, st, cfg, stdin, stdout, log, func(ctx context.Context, h bot.Handler, me bot.Identity) error {
+		if err := loadDemo(ctx, h, me); err != nil {
+			return err
+		}
+		n, err := st.Count(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "sitrep demo: a temporary store with %d updates from the first months of Operation 1027.\n"+
+			"You are an admin, and this console is subscribed to all updates: what you /post is pushed back here.\n"+
+			"Try /latest, /town Hsenwi, /claims MNDAA, /help. End of input quits.\n\n", n)
+		return nil
+	})
 }
 
 // loadDemo runs the bundled demo script as a moderator would type it.
 func loadDemo(ctx context.Context, h bot.Handler, me bot.Identity) error {
+	chat := bot.Chat{Platform: console.Platform, ID: me.UserID, Kind: bot.Private}
 	for i, line := range strings.Split(demoScript, "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" || strings.HasPrefix(line, "#") {
@@ -213,7 +250,7 @@ func loadDemo(ctx context.Context, h bot.Handler, me bot.Identity) error {
 		if !ok {
 			return fmt.Errorf("demo script line %d: not a command", i+1)
 		}
-		req := &bot.Request{Command: name, Text: args, User: me, Chat: bot.Chat{Platform: console.Platform, ID: "demo", Kind: bot.Private}, ChatManager: true}
+		req := &bot.Request{Command: name, Text: args, User: me, Chat: chat, ChatManager: true}
 		if r := h.Serve(ctx, req); r.Tone == bot.Error {
 			return fmt.Errorf("demo script line %d: %s", i+1, strings.TrimSpace(bot.PlainText(r)))
 		}
