@@ -142,6 +142,10 @@ func (d *Dispatcher) Wake() {
 // Platform is the platform the dispatcher sends to.
 func (d *Dispatcher) Platform() string { return d.sender.Platform() }
 
+// fetchChunk is how many jobs one read of the outbox takes, so that the first sends of
+// a large fan-out start while the rest is still being read.
+const fetchChunk = 256
+
 // maxHeld is how many jobs the dispatcher keeps in memory: about ten seconds of
 // sending at the global rate, at least 100.
 func (d *Dispatcher) maxHeld() int {
@@ -165,7 +169,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		case <-timer.C:
 		}
 		d.mu.Lock()
-		room := d.maxHeld() - len(d.held)
+		room := min(d.maxHeld()-len(d.held), fetchChunk)
 		d.mu.Unlock()
 		if room > 0 {
 			jobs, err := d.outbox.Due(ctx, platform, d.cfg.Now(), room, d.isHeld)
@@ -173,6 +177,9 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 				d.cfg.Logger.ErrorContext(ctx, "read due deliveries", "platform", platform, "err", err)
 			}
 			d.queue(ctx, jobs)
+			if len(jobs) == room {
+				d.Wake() // more may be due: fetch the next chunk right away
+			}
 		}
 		d.markIdle()
 		d.pruneLimiters()
@@ -272,16 +279,20 @@ func (d *Dispatcher) next(q *chatQueue) (Job, bool) {
 	return j, true
 }
 
-// release forgets jobs the worker no longer holds.
+// release forgets jobs the worker no longer holds, and tells Run when there is room
+// for another chunk (or nothing is held, for WaitIdle).
 func (d *Dispatcher) release(ids ...uint64) {
 	d.mu.Lock()
 	for _, id := range ids {
 		delete(d.held, id)
 	}
+	held := len(d.held)
 	d.mu.Unlock()
-	select {
-	case d.doneCh <- struct{}{}:
-	default:
+	if held == 0 || held <= d.maxHeld()-fetchChunk {
+		select {
+		case d.doneCh <- struct{}{}:
+		default:
+		}
 	}
 }
 

@@ -72,20 +72,25 @@ func subIndexValue(sub Subscription) []byte {
 // dueKey is "platform 0 time seq", so due deliveries of a platform sort by when they
 // are due and then by post order.
 func dueKey(platform string, at time.Time, seq uint64) []byte {
-	k := append([]byte(platform), 0)
+	k := make([]byte, 0, len(platform)+17)
+	k = append(append(k, platform...), 0)
 	k = binary.BigEndian.AppendUint64(k, uint64(at.UnixNano()))
 	return binary.BigEndian.AppendUint64(k, seq)
 }
 
-// byUpdateKey is "update id, delivery seq".
-func byUpdateKey(update, seq uint64) []byte {
-	return binary.BigEndian.AppendUint64(u64(update), seq)
+// outboxKey is "update id, delivery seq": an update's deliveries are one range, and
+// later posts sort after earlier ones.
+func outboxKey(update, seq uint64) []byte {
+	k := make([]byte, 16)
+	binary.BigEndian.PutUint64(k, update)
+	binary.BigEndian.PutUint64(k[8:], seq)
+	return k
 }
 
 // migrateOutbox creates the delivery buckets and indexes existing subscriptions by
 // filter (schema 1 → 2).
 func migrateOutbox(tx *bolt.Tx) error {
-	for _, name := range [][]byte{bucketSubsByFilter, bucketOutbox, bucketDue, bucketByUpdate, bucketCounters} {
+	for _, name := range [][]byte{bucketSubsByFilter, bucketOutbox, bucketDue, bucketCounters} {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return fmt.Errorf("create bucket %s: %w", name, err)
 		}
@@ -112,60 +117,125 @@ func (s *Store) fanOut(tx *bolt.Tx, u Update, alliances []string, now time.Time)
 	for _, g := range append(append([]string(nil), u.Groups...), alliances...) {
 		filters = append(filters, Filter{Kind: GroupFilter, ID: g})
 	}
-	var out []*Delivery
-	byChat := map[string]*Delivery{}
+	// Collect slim targets first: a fan-out can reach tens of thousands of chats.
+	type target struct {
+		platform, chat, kind string
+		filters              []string
+		silent               bool
+	}
+	var out []target
+	byChat := map[string]int{} // platform 0 chat → index in out
 	c := tx.Bucket(bucketSubsByFilter).Cursor()
 	for _, f := range filters {
 		fs := f.String()
+		only := []string{fs} // shared by the chats this filter matches first; appends copy
 		prefix := []byte(fs + "\x00")
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			platform, chatID, ok := strings.Cut(string(k[len(prefix):]), "\x00")
+			quiet := bytes.HasSuffix(v, []byte("|q"))
+			if i, ok := byChat[string(k[len(prefix):])]; ok { // no allocation for the lookup
+				t := &out[i]
+				t.filters = appendUnique(t.filters, fs)
+				t.silent = t.silent && quiet
+				continue
+			}
+			key := string(k[len(prefix):])
+			platform, chatID, ok := strings.Cut(key, "\x00")
 			if !ok {
 				return 0, fmt.Errorf("bad subscription index key %q", k)
 			}
-			kind, flags, _ := strings.Cut(string(v), "|")
-			quiet := flags == "q"
-			key := platform + "\x00" + chatID
-			if d := byChat[key]; d != nil {
-				d.Filters = appendUnique(d.Filters, fs)
-				d.Silent = d.Silent && quiet
-				continue
-			}
-			d := &Delivery{Kind: PostDelivery, UpdateID: u.ID, Chat: Chat{Platform: platform, ID: chatID}, ChatKind: kind,
-				Filters: []string{fs}, Silent: quiet, State: Pending, NextAttempt: now, Created: now}
-			byChat[key] = d
-			out = append(out, d)
+			byChat[key] = len(out)
+			out = append(out, target{platform: platform, chat: chatID, kind: chatKind(v), filters: only[:1:1], silent: quiet})
 		}
 	}
-	for _, d := range out {
-		if err := addDelivery(tx, d); err != nil {
-			return 0, err
-		}
+	ds := make([]Delivery, len(out))
+	for i, t := range out {
+		ds[i] = Delivery{Kind: PostDelivery, UpdateID: u.ID, Chat: Chat{Platform: t.platform, ID: t.chat}, ChatKind: t.kind,
+			Filters: t.filters, Silent: t.silent, State: Pending, NextAttempt: now, Created: now}
+	}
+	if err := addDeliveries(tx, ds); err != nil {
+		return 0, err
 	}
 	return len(out), nil
 }
 
-// addDelivery assigns a delivery its id and writes it with its due and update index
-// entries.
-func addDelivery(tx *bolt.Tx, d *Delivery) error {
-	b := tx.Bucket(bucketOutbox)
-	b.FillPercent = 1 // ids only grow
-	seq, err := b.NextSequence()
-	if err != nil {
-		return err
+// chatKind reads the chat kind from a subscription index value without allocating for
+// the usual kinds.
+func chatKind(v []byte) string {
+	kind, _, _ := bytes.Cut(v, []byte("|"))
+	for _, k := range []string{"group", "private", "channel", ""} {
+		if string(kind) == k {
+			return k
+		}
 	}
-	d.ID = seq
-	if err := put(b, u64(seq), d); err != nil {
-		return err
+	return string(kind)
+}
+
+// addDelivery assigns a delivery its id and writes it with its due index entry.
+func addDelivery(tx *bolt.Tx, d *Delivery) error {
+	ds := []Delivery{*d}
+	err := addDeliveries(tx, ds)
+	d.ID = ds[0].ID
+	return err
+}
+
+// addDeliveries assigns deliveries their ids and writes them, then their due index
+// entries: one bucket at a time, in key order, which is what bbolt writes fastest.
+// Keys and values are cut from one buffer (bbolt keeps them until the commit), which
+// spares a fan-out to thousands of chats most of its allocations.
+func addDeliveries(tx *bolt.Tx, ds []Delivery) error {
+	if len(ds) == 0 {
+		return nil
+	}
+	b := tx.Bucket(bucketOutbox)
+	b.FillPercent = 0.95 // keys mostly grow: a fan-out appends
+	arena := make([]byte, 0, len(ds)*(160+len(ds[0].Chat.Platform)+len(ds[0].Chat.ID)))
+	cut := func(start int) []byte { return arena[start:len(arena):len(arena)] }
+	for i := range ds {
+		d := &ds[i]
+		seq, err := b.NextSequence()
+		if err != nil {
+			return err
+		}
+		d.ID = seq
+		start := len(arena)
+		arena = binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(arena, d.UpdateID), seq)
+		key := cut(start)
+		start = len(arena)
+		arena = appendDelivery(arena, d)
+		if err := b.Put(key, cut(start)); err != nil {
+			return err
+		}
 	}
 	due := tx.Bucket(bucketDue)
 	due.FillPercent = 0.9
-	if err := due.Put(dueKey(d.Chat.Platform, d.NextAttempt, seq), nil); err != nil {
-		return err
+	for i := range ds {
+		d := &ds[i]
+		start := len(arena)
+		arena = append(append(arena, d.Chat.Platform...), 0)
+		arena = binary.BigEndian.AppendUint64(arena, uint64(d.NextAttempt.UnixNano()))
+		arena = binary.BigEndian.AppendUint64(arena, d.ID)
+		key := cut(start)
+		start = len(arena)
+		arena = binary.BigEndian.AppendUint64(arena, d.UpdateID)
+		if err := due.Put(key, cut(start)); err != nil {
+			return err
+		}
 	}
-	bu := tx.Bucket(bucketByUpdate)
-	bu.FillPercent = 1
-	return bu.Put(byUpdateKey(d.UpdateID, seq), nil)
+	return nil
+}
+
+// getDelivery reads one delivery.
+func getDelivery(tx *bolt.Tx, update, seq uint64) (Delivery, error) {
+	v := tx.Bucket(bucketOutbox).Get(outboxKey(update, seq))
+	if v == nil {
+		return Delivery{}, fmt.Errorf("delivery %d of update %d: %w", seq, update, ErrNotFound)
+	}
+	return decodeDelivery(update, seq, v)
+}
+
+// putDelivery rewrites a delivery.
+func putDelivery(tx *bolt.Tx, d *Delivery) error {
+	return tx.Bucket(bucketOutbox).Put(outboxKey(d.UpdateID, d.ID), encodeDelivery(d))
 }
 
 // enqueueCorrections adds a correction for every chat that was sent the update and has
@@ -209,16 +279,11 @@ func enqueueCorrections(tx *bolt.Tx, updateID uint64, now time.Time) (int, error
 // eachDeliveryOf calls fn with every delivery of an update, oldest first.
 func eachDeliveryOf(tx *bolt.Tx, updateID uint64, fn func(Delivery) error) error {
 	prefix := u64(updateID)
-	out := tx.Bucket(bucketOutbox)
-	c := tx.Bucket(bucketByUpdate).Cursor()
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-		var d Delivery
-		ok, err := get(out, k[8:], &d)
+	c := tx.Bucket(bucketOutbox).Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		d, err := decodeDelivery(updateID, binary.BigEndian.Uint64(k[8:]), v)
 		if err != nil {
 			return err
-		}
-		if !ok {
-			return fmt.Errorf("delivery %d of update %d: %w", binary.BigEndian.Uint64(k[8:]), updateID, ErrNotFound)
 		}
 		if err := fn(d); err != nil {
 			return err
@@ -250,21 +315,17 @@ func (s *Store) Due(ctx context.Context, platform string, now time.Time, limit i
 	err := s.view(ctx, func(tx *bolt.Tx) error {
 		prefix := append([]byte(platform), 0)
 		end := dueKey(platform, now, 1<<64-1)
-		out2 := tx.Bucket(bucketOutbox)
 		c := tx.Bucket(bucketDue).Cursor()
-		for k, _ := c.Seek(prefix); k != nil && len(out) < limit && bytes.HasPrefix(k, prefix) && bytes.Compare(k, end) <= 0; k, _ = c.Next() {
+		for k, v := c.Seek(prefix); k != nil && len(out) < limit && bytes.HasPrefix(k, prefix) && bytes.Compare(k, end) <= 0; k, v = c.Next() {
 			seq := binary.BigEndian.Uint64(k[len(k)-8:])
 			if skip != nil && skip(seq) {
 				continue
 			}
-			var d Delivery
-			ok, err := get(out2, u64(seq), &d)
+			d, err := getDelivery(tx, binary.BigEndian.Uint64(v), seq)
 			if err != nil {
 				return err
 			}
-			if ok {
-				out = append(out, d)
-			}
+			out = append(out, d)
 		}
 		return nil
 	})
@@ -292,19 +353,14 @@ func (s *Store) NextDue(ctx context.Context, platform string) (time.Time, bool, 
 // markDelivery changes one pending delivery in a batched write transaction: many
 // concurrent marks share one commit, and each returns only once its change is on disk.
 // A delivery that is no longer pending is left alone, so a mark may be repeated.
-func (s *Store) markDelivery(ctx context.Context, id uint64, what string, fn func(tx *bolt.Tx, d *Delivery) error) error {
+func (s *Store) markDelivery(ctx context.Context, update, id uint64, what string, fn func(tx *bolt.Tx, d *Delivery) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	err := s.db.Batch(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketOutbox)
-		var d Delivery
-		ok, err := get(b, u64(id), &d)
+		d, err := getDelivery(tx, update, id)
 		if err != nil {
 			return err
-		}
-		if !ok {
-			return fmt.Errorf("delivery %d: %w", id, ErrNotFound)
 		}
 		if d.State != Pending {
 			return nil
@@ -316,11 +372,11 @@ func (s *Store) markDelivery(ctx context.Context, id uint64, what string, fn fun
 			return err
 		}
 		if d.State == Pending {
-			if err := tx.Bucket(bucketDue).Put(dueKey(d.Chat.Platform, d.NextAttempt, d.ID), nil); err != nil {
+			if err := tx.Bucket(bucketDue).Put(dueKey(d.Chat.Platform, d.NextAttempt, d.ID), u64(d.UpdateID)); err != nil {
 				return err
 			}
 		}
-		return put(b, u64(id), d)
+		return putDelivery(tx, &d)
 	})
 	if err != nil {
 		return fmt.Errorf("mark delivery %d %s: %w", id, what, diskError(err))
@@ -331,9 +387,9 @@ func (s *Store) markDelivery(ctx context.Context, id uint64, what string, fn fun
 // MarkSent records that a delivery went out as the platform message ref, counts it
 // for its subscriptions, and, when the update changed after revision (the number of
 // its history entries when it was rendered), queues a correction for the chat.
-func (s *Store) MarkSent(ctx context.Context, id uint64, ref string, revision int) error {
+func (s *Store) MarkSent(ctx context.Context, update, id uint64, ref string, revision int) error {
 	now := s.now().UTC()
-	return s.markDelivery(ctx, id, "sent", func(tx *bolt.Tx, d *Delivery) error {
+	return s.markDelivery(ctx, update, id, "sent", func(tx *bolt.Tx, d *Delivery) error {
 		d.State, d.Done, d.Attempts, d.LastError = Sent, now, d.Attempts+1, ""
 		if d.Kind == PostDelivery {
 			d.Ref = ref
@@ -375,8 +431,8 @@ func (s *Store) MarkSent(ctx context.Context, id uint64, ref string, revision in
 
 // MarkRetry schedules another attempt at a delivery; counted attempts (transient
 // failures) are what a retry limit is measured against, a platform's retry-after is not.
-func (s *Store) MarkRetry(ctx context.Context, id uint64, at time.Time, cause string, counted bool) error {
-	return s.markDelivery(ctx, id, "retry", func(tx *bolt.Tx, d *Delivery) error {
+func (s *Store) MarkRetry(ctx context.Context, update, id uint64, at time.Time, cause string, counted bool) error {
+	return s.markDelivery(ctx, update, id, "retry", func(tx *bolt.Tx, d *Delivery) error {
 		d.NextAttempt, d.LastError = at.UTC(), cause
 		if counted {
 			d.Attempts++
@@ -386,9 +442,9 @@ func (s *Store) MarkRetry(ctx context.Context, id uint64, at time.Time, cause st
 }
 
 // MarkFailed parks a delivery: it will not be tried again.
-func (s *Store) MarkFailed(ctx context.Context, id uint64, cause string) error {
+func (s *Store) MarkFailed(ctx context.Context, update, id uint64, cause string) error {
 	now := s.now().UTC()
-	return s.markDelivery(ctx, id, "failed", func(tx *bolt.Tx, d *Delivery) error {
+	return s.markDelivery(ctx, update, id, "failed", func(tx *bolt.Tx, d *Delivery) error {
 		d.State, d.Done, d.LastError = Failed, now, cause
 		return count(tx, "failed:"+d.Chat.Platform)
 	})
@@ -397,9 +453,9 @@ func (s *Store) MarkFailed(ctx context.Context, id uint64, cause string) error {
 // ChatGone handles a chat the bot can no longer post to (removed, deleted, blocked):
 // the delivery and every other pending one for the chat are parked, and the chat's
 // subscriptions are removed, all audited.
-func (s *Store) ChatGone(ctx context.Context, id uint64, cause string) error {
+func (s *Store) ChatGone(ctx context.Context, update, id uint64, cause string) error {
 	now := s.now().UTC()
-	return s.markDelivery(ctx, id, "chat gone", func(tx *bolt.Tx, d *Delivery) error {
+	return s.markDelivery(ctx, update, id, "chat gone", func(tx *bolt.Tx, d *Delivery) error {
 		d.State, d.Done, d.LastError = Failed, now, "chat gone: "+cause
 		if err := count(tx, "failed:"+d.Chat.Platform); err != nil {
 			return err
@@ -416,9 +472,9 @@ func (s *Store) ChatGone(ctx context.Context, id uint64, cause string) error {
 // ChatMoved handles a chat that now lives under another id (a Telegram group that
 // became a supergroup): its subscriptions and pending deliveries, this one included,
 // move to the new id and are due at once.
-func (s *Store) ChatMoved(ctx context.Context, id uint64, newChatID string) error {
+func (s *Store) ChatMoved(ctx context.Context, update, id uint64, newChatID string) error {
 	now := s.now().UTC()
-	return s.markDelivery(ctx, id, "chat moved", func(tx *bolt.Tx, d *Delivery) error {
+	return s.markDelivery(ctx, update, id, "chat moved", func(tx *bolt.Tx, d *Delivery) error {
 		to := Chat{Platform: d.Chat.Platform, ID: newChatID}
 		if err := s.forEachPendingOfChat(tx, d.Chat, d.ID, func(o *Delivery) { o.Chat = to }); err != nil {
 			return err
@@ -436,16 +492,15 @@ func (s *Store) ChatMoved(ctx context.Context, id uint64, newChatID string) erro
 func (s *Store) forEachPendingOfChat(tx *bolt.Tx, chat Chat, skip uint64, change func(*Delivery)) error {
 	prefix := append([]byte(chat.Platform), 0)
 	due := tx.Bucket(bucketDue)
-	out := tx.Bucket(bucketOutbox)
 	var matched []Delivery
 	c := due.Cursor()
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 		seq := binary.BigEndian.Uint64(k[len(k)-8:])
 		if seq == skip {
 			continue
 		}
-		var d Delivery
-		if _, err := get(out, u64(seq), &d); err != nil {
+		d, err := getDelivery(tx, binary.BigEndian.Uint64(v), seq)
+		if err != nil {
 			return err
 		}
 		if d.Chat == chat {
@@ -458,11 +513,11 @@ func (s *Store) forEachPendingOfChat(tx *bolt.Tx, chat Chat, skip uint64, change
 		}
 		change(&d)
 		if d.State == Pending {
-			if err := due.Put(dueKey(d.Chat.Platform, d.NextAttempt, d.ID), nil); err != nil {
+			if err := due.Put(dueKey(d.Chat.Platform, d.NextAttempt, d.ID), u64(d.UpdateID)); err != nil {
 				return err
 			}
 		}
-		if err := put(out, u64(d.ID), d); err != nil {
+		if err := putDelivery(tx, &d); err != nil {
 			return err
 		}
 	}

@@ -80,20 +80,20 @@ func TestMarkingDeliveries(t *testing.T) {
 	for _, d := range ds {
 		byChat[d.Chat.ID] = d.ID
 	}
-	if err := s.MarkSent(ctx, byChat["a"], "m1", 0); err != nil {
+	if err := s.MarkSent(ctx, u.ID, byChat["a"], "m1", 0); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.MarkSent(ctx, byChat["a"], "m1-again", 0); err != nil {
+	if err := s.MarkSent(ctx, u.ID, byChat["a"], "m1-again", 0); err != nil {
 		t.Fatal(err) // repeated marks change nothing
 	}
 	later := time.Now().Add(time.Hour)
-	if err := s.MarkRetry(ctx, byChat["b"], later, "429", false); err != nil {
+	if err := s.MarkRetry(ctx, u.ID, byChat["b"], later, "429", false); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.ChatGone(ctx, byChat["c"], "bot was kicked"); err != nil {
+	if err := s.ChatGone(ctx, u.ID, byChat["c"], "bot was kicked"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.ChatMoved(ctx, byChat["d"], "d2"); err != nil {
+	if err := s.ChatMoved(ctx, u.ID, byChat["d"], "d2"); err != nil {
 		t.Fatal(err)
 	}
 	ds, _ = s.Deliveries(ctx, u.ID)
@@ -155,10 +155,10 @@ func TestCorrectionsFollowSentMessages(t *testing.T) {
 	}
 	u, _, _ := s.Post(ctx, Draft{Text: "Hsipaw attacked", Author: mod})
 	ds, _ := s.Deliveries(ctx, u.ID)
-	if err := s.MarkSent(ctx, ds[0].ID, "m-a", 0); err != nil {
+	if err := s.MarkSent(ctx, u.ID, ds[0].ID, "m-a", 0); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.MarkSent(ctx, ds[1].ID, "m-b", 0); err != nil {
+	if err := s.MarkSent(ctx, u.ID, ds[1].ID, "m-b", 0); err != nil {
 		t.Fatal(err)
 	}
 	// c is still pending: it will render the new state when it is sent.
@@ -183,7 +183,7 @@ func TestCorrectionsFollowSentMessages(t *testing.T) {
 	}
 	// c was rendered before the change: marking it sent with the old revision queues a
 	// correction for it too.
-	if err := s.MarkSent(ctx, ds[2].ID, "m-c", 0); err != nil {
+	if err := s.MarkSent(ctx, u.ID, ds[2].ID, "m-c", 0); err != nil {
 		t.Fatal(err)
 	}
 	ds, _ = s.Deliveries(ctx, u.ID)
@@ -202,7 +202,7 @@ func TestMigrationFromSchema1(t *testing.T) {
 	subscribe(t, s, "telegram", "x", Filter{Kind: TownFilter, ID: "muse"}, false)
 	// Turn the store back into schema 1: no outbox buckets.
 	err = s.db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketSubsByFilter, bucketOutbox, bucketDue, bucketByUpdate, bucketCounters} {
+		for _, b := range [][]byte{bucketSubsByFilter, bucketOutbox, bucketDue, bucketCounters} {
 			if err := tx.DeleteBucket(b); err != nil {
 				return err
 			}

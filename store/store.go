@@ -47,11 +47,10 @@ var (
 	bucketMods         = []byte("moderators")     // identity → Moderator
 	bucketAudit        = []byte("audit")          // seq → AuditEntry
 	bucketSubsByFilter = []byte("idx_sub_filter") // filter 0 platform 0 chat → "kind|q"
-	bucketOutbox       = []byte("outbox")         // seq → Delivery
-	bucketDue          = []byte("idx_due")        // platform 0 next attempt (8) seq (8) → nil, pending only
-	bucketByUpdate     = []byte("idx_delivery")   // update id (8) seq (8) → nil
+	bucketOutbox       = []byte("outbox")         // update id (8) seq (8) → Delivery (binary)
+	bucketDue          = []byte("idx_due")        // platform 0 next attempt (8) seq (8) → update id, pending only
 	bucketCounters     = []byte("counters")       // name → uint64
-	allBuckets         = [][]byte{bucketMeta, bucketUpdates, bucketByTime, bucketByTown, bucketByGroup, bucketByClaim, bucketTowns, bucketGroups, bucketNames, bucketSubs, bucketMods, bucketAudit, bucketSubsByFilter, bucketOutbox, bucketDue, bucketByUpdate, bucketCounters}
+	allBuckets         = [][]byte{bucketMeta, bucketUpdates, bucketByTime, bucketByTown, bucketByGroup, bucketByClaim, bucketTowns, bucketGroups, bucketNames, bucketSubs, bucketMods, bucketAudit, bucketSubsByFilter, bucketOutbox, bucketDue, bucketCounters}
 	keySchema          = []byte("schema")
 	keyCreated         = []byte("created")
 )

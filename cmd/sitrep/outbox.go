@@ -36,21 +36,21 @@ func (o outbox) Due(ctx context.Context, platform string, now time.Time, limit i
 }
 
 func (o outbox) Sent(ctx context.Context, j bot.Job, ref bot.MessageRef, revision int) error {
-	return o.st.MarkSent(ctx, j.ID, string(ref), revision)
+	return o.st.MarkSent(ctx, j.UpdateID, j.ID, string(ref), revision)
 }
 
 func (o outbox) Retry(ctx context.Context, j bot.Job, at time.Time, cause error, counted bool) error {
-	return o.st.MarkRetry(ctx, j.ID, at, cause.Error(), counted)
+	return o.st.MarkRetry(ctx, j.UpdateID, j.ID, at, cause.Error(), counted)
 }
 
 func (o outbox) Failed(ctx context.Context, j bot.Job, cause error) error {
-	return o.st.MarkFailed(ctx, j.ID, cause.Error())
+	return o.st.MarkFailed(ctx, j.UpdateID, j.ID, cause.Error())
 }
 
 func (o outbox) Gone(ctx context.Context, j bot.Job, cause error) error {
-	return o.st.ChatGone(ctx, j.ID, cause.Error())
+	return o.st.ChatGone(ctx, j.UpdateID, j.ID, cause.Error())
 }
 
 func (o outbox) Moved(ctx context.Context, j bot.Job, newChatID string) error {
-	return o.st.ChatMoved(ctx, j.ID, newChatID)
+	return o.st.ChatMoved(ctx, j.UpdateID, j.ID, newChatID)
 }
