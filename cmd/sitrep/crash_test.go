@@ -49,9 +49,9 @@ func pushes(t *testing.T, bin, db string, killAfter time.Duration) ([][2]string,
 		t.Fatal(err)
 	}
 	killed := make(chan bool, 1)
+	var timer *time.Timer
 	if killAfter > 0 {
-		timer := time.AfterFunc(killAfter, func() { killed <- cmd.Process.Kill() == nil })
-		defer timer.Stop()
+		timer = time.AfterFunc(killAfter, func() { killed <- cmd.Process.Kill() == nil })
 	}
 	var got [][2]string
 	chat := ""
@@ -65,10 +65,11 @@ func pushes(t *testing.T, bin, db string, killAfter time.Duration) ([][2]string,
 		}
 	}
 	err = cmd.Wait()
-	select {
-	case k := <-killed:
+	if timer != nil && !timer.Stop() {
+		// The kill fired (its result may still be on its way): this run was killed
+		// if the kill found the process alive.
+		k := <-killed
 		return got, k && err != nil
-	default:
 	}
 	if err != nil {
 		t.Fatalf("console run: %v", err)
