@@ -360,3 +360,57 @@ func (s *Set) addGroup(ctx context.Context, req *bot.Request, a args) (bot.Reply
 	}
 	return bot.Reply{Tone: bot.Done, Blocks: []bot.Block{{{Text: fmt.Sprintf("Added the group %s (%s).", g.Name, g.Kind.Describe())}}}}, nil
 }
+
+// deliveries answers /deliveries <id>.
+func (s *Set) deliveries(ctx context.Context, _ *bot.Request, a args) (bot.Reply, error) {
+	id := updateID(a)
+	if _, err := s.store.Get(ctx, id); err != nil {
+		return bot.Reply{}, err
+	}
+	ds, err := s.store.Deliveries(ctx, id)
+	if err != nil {
+		return bot.Reply{}, err
+	}
+	r := bot.Reply{Title: fmt.Sprintf("Deliveries of update #%d", id)}
+	if len(ds) == 0 {
+		r.Blocks = append(r.Blocks, bot.Block{{Text: "No subscribed chat matched it."}})
+		return r, nil
+	}
+	type tally struct {
+		counts   map[store.DeliveryState]int
+		problems []store.Delivery
+	}
+	var platforms []string
+	byPlatform := map[string]*tally{}
+	for _, d := range ds {
+		t := byPlatform[d.Chat.Platform]
+		if t == nil {
+			t = &tally{counts: map[store.DeliveryState]int{}}
+			byPlatform[d.Chat.Platform] = t
+			platforms = append(platforms, d.Chat.Platform)
+		}
+		t.counts[d.State]++
+		if d.State == store.Failed || d.State == store.Pending && d.LastError != "" {
+			t.problems = append(t.problems, d)
+		}
+	}
+	const shown = 5
+	for _, p := range platforms {
+		t := byPlatform[p]
+		var b bot.Builder
+		b.Bold(p).Plain(fmt.Sprintf(": %d sent, %d pending, %d failed", t.counts[store.Sent], t.counts[store.Pending], t.counts[store.Failed]))
+		for i, d := range t.problems {
+			if i == shown {
+				b.Line().Plain(fmt.Sprintf("… and %d more", len(t.problems)-shown))
+				break
+			}
+			b.Line().Plain(fmt.Sprintf("• %s %s to %s", d.State, d.Kind, d.Chat.ID))
+			if d.State == store.Pending {
+				b.Plain(", next try " + s.shortTime(d.NextAttempt))
+			}
+			b.Plain(": " + clip(d.LastError, 120))
+		}
+		r.Blocks = append(r.Blocks, b.Block())
+	}
+	return r, nil
+}

@@ -111,6 +111,14 @@ func (s *Set) declarations() []command {
 			},
 		}, s.retract, false},
 		{bot.Command{
+			Name: "deliveries", Summary: "Where an update went (moderators)", Usage: "<id>",
+			Help: "Shows, per platform, how many chats an update (and its corrections) was sent to, how many are still pending and which failed, with the last error.",
+			Role: bot.Moderator,
+			Params: []bot.Param{
+				{Name: "id", Help: "Update id", Kind: bot.Integer, Required: true},
+			},
+		}, s.deliveries, false},
+		{bot.Command{
 			Name: "control", Summary: "Record who holds a town (moderators)", Usage: "<town> <group> [update id]",
 			Help: "Records that a group holds a town, optionally citing the update that reports it (its status then shows with the control). Quote names with spaces: /control \"Chin Shwe Haw\" MNDAA 3.",
 			Role: bot.Moderator,

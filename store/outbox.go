@@ -455,13 +455,16 @@ func (s *Store) MarkFailed(ctx context.Context, update, id uint64, cause string)
 // subscriptions are removed, all audited.
 func (s *Store) ChatGone(ctx context.Context, update, id uint64, cause string) error {
 	now := s.now().UTC()
+	if !strings.HasPrefix(cause, "chat gone") {
+		cause = "chat gone: " + cause
+	}
 	return s.markDelivery(ctx, update, id, "chat gone", func(tx *bolt.Tx, d *Delivery) error {
-		d.State, d.Done, d.LastError = Failed, now, "chat gone: "+cause
+		d.State, d.Done, d.LastError = Failed, now, cause
 		if err := count(tx, "failed:"+d.Chat.Platform); err != nil {
 			return err
 		}
 		if err := s.forEachPendingOfChat(tx, d.Chat, d.ID, func(o *Delivery) {
-			o.State, o.Done, o.LastError = Failed, now, "chat gone: "+cause
+			o.State, o.Done, o.LastError = Failed, now, cause
 		}); err != nil {
 			return err
 		}

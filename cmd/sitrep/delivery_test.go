@@ -181,14 +181,16 @@ func (r *deliveryRig) start() {
 	r.t.Cleanup(r.stop)
 }
 
-// do runs a moderator command and fails the test on an error reply.
-func (r *deliveryRig) do(line string) {
+// do runs a moderator command, fails the test on an error reply, and returns the
+// reply's text.
+func (r *deliveryRig) do(line string) string {
 	r.t.Helper()
 	name, args, _ := bot.ParseCommand(line, "")
 	reply := r.set.Serve(r.t.Context(), &bot.Request{Command: name, Text: args, User: moderator, Chat: bot.Chat{Platform: "console", ID: "mod", Kind: bot.Private}})
 	if reply.Tone == bot.Error {
 		r.t.Fatalf("%s: %s", line, bot.PlainText(reply))
 	}
+	return bot.PlainText(reply)
 }
 
 // settle waits, without sleeping, until no delivery of the given updates is pending.
@@ -268,6 +270,14 @@ func TestDeliveryEndsSentOrParked(t *testing.T) {
 	}
 	if len(states["moved"]) != 0 || len(states["moved2"]) != 2 {
 		t.Errorf("moved chat: %v / %v", states["moved"], states["moved2"])
+	}
+	r.fake.mu.Unlock()
+	report := r.do("/deliveries 1")
+	r.fake.mu.Lock()
+	for _, want := range []string{"fake: 5 sent, 0 pending, 3 failed", "failed post to gone: chat gone", "failed post to broken: 500 Internal Server Error", "failed post to refused: permanent"} {
+		if !strings.Contains(report, want) {
+			t.Errorf("/deliveries 1 lacks %q:\n%s", want, report)
+		}
 	}
 	if subs, _ := r.st.Subscriptions(t.Context(), store.Chat{Platform: "fake", ID: "gone"}); len(subs) != 0 {
 		t.Errorf("gone chat still subscribed")
