@@ -140,6 +140,7 @@ type Job struct {
 	ChatID   string
 	ChatKind ChatKind
 	Silent   bool
+	Digest   bool       // part of the chat's daily digest: sent with the chat's other digest jobs, corrected by reply
 	Ref      MessageRef // for a correction, the message to correct
 	Attempts int        // transient failures so far
 }
@@ -163,6 +164,7 @@ type Outbox interface {
 	Moved(ctx context.Context, job Job, newChatID string) error
 }
 
-// RenderFunc renders a job's update as it is now, returning the reply and the update's
-// revision (so that a change racing the send can be corrected).
-type RenderFunc func(ctx context.Context, job Job) (Reply, int, error)
+// RenderFunc renders the updates of one message as they are now: one job, or a chat's
+// daily digest. It returns each update's revision, in the order of jobs, so that a
+// change racing the send can be corrected.
+type RenderFunc func(ctx context.Context, jobs []Job) (Reply, []int, error)

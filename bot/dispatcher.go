@@ -332,27 +332,47 @@ func (d *Dispatcher) work(ctx context.Context, q *chatQueue) {
 }
 
 // deliver tries a job until it is sent, parked or handed back to the outbox; it returns
-// false when ctx ended before the job was attempted or while it waited to retry.
+// false when ctx ended before the job was attempted or while it waited to retry. A
+// digest job takes every digest job queued for the chat with it into one message.
 func (d *Dispatcher) deliver(ctx context.Context, q *chatQueue, j Job) bool {
+	batch := []Job{j}
+	if j.Digest && j.Kind == NewMessage {
+		batch = append(batch, d.takeDigest(q)...)
+	}
+	ids := make([]uint64, len(batch))
+	for i, b := range batch {
+		ids[i] = b.ID
+	}
 	log := d.cfg.Logger.With("platform", d.sender.Platform(), "delivery", j.ID, "update", j.UpdateID, "chat", j.ChatID)
+	each := func(ctx context.Context, what string, fn func(Job) error) {
+		for _, b := range batch {
+			if err := fn(b); err != nil {
+				log.ErrorContext(ctx, "record delivery outcome", "outcome", what, "delivery", b.ID, "err", err)
+			}
+		}
+	}
 	for {
 		if err := q.limiter.Wait(ctx); err != nil {
+			d.release(ids[1:]...)
 			return false
 		}
 		if err := d.global.Wait(ctx); err != nil {
+			d.release(ids[1:]...)
 			return false
 		}
 		// From here the attempt runs to its end even if ctx is cancelled: the message
 		// may be on its way, and its outcome must be recorded.
 		bg := context.WithoutCancel(ctx)
 		d.sends <- struct{}{}
-		ref, revision, err := d.attempt(bg, j)
+		ref, revisions, err := d.attempt(bg, batch)
 		<-d.sends
 		if err == nil {
-			if merr := d.outbox.Sent(bg, j, ref, revision); merr != nil {
-				log.ErrorContext(ctx, "record sent delivery", "err", merr)
+			for i, b := range batch {
+				if merr := d.outbox.Sent(bg, b, ref, revisions[i]); merr != nil {
+					log.ErrorContext(ctx, "record sent delivery", "delivery", b.ID, "err", merr)
+				}
 			}
-			d.release(j.ID)
+			d.release(ids...)
 			return true
 		}
 		se := Classify(err)
@@ -360,34 +380,34 @@ func (d *Dispatcher) deliver(ctx context.Context, q *chatQueue, j Job) bool {
 		switch se.Kind {
 		case RetryLater:
 			wait = se.After
-			d.mark(bg, log, "retry", d.outbox.Retry(bg, j, d.cfg.Now().Add(wait), err, false))
+			each(bg, "retry", func(b Job) error { return d.outbox.Retry(bg, b, d.cfg.Now().Add(wait), err, false) })
 		case Transient:
 			j.Attempts++
 			if j.Attempts >= d.cfg.MaxAttempts {
 				log.WarnContext(ctx, "delivery parked", "attempts", j.Attempts, "err", err)
-				d.mark(bg, log, "failed", d.outbox.Failed(bg, j, err))
-				d.release(j.ID)
+				each(bg, "failed", func(b Job) error { return d.outbox.Failed(bg, b, err) })
+				d.release(ids...)
 				return true
 			}
 			wait = d.backoff(j.Attempts)
-			d.mark(bg, log, "retry", d.outbox.Retry(bg, j, d.cfg.Now().Add(wait), err, true))
+			each(bg, "retry", func(b Job) error { return d.outbox.Retry(bg, b, d.cfg.Now().Add(wait), err, true) })
 		case Gone:
 			log.InfoContext(ctx, "chat gone; unsubscribed", "err", err)
-			d.mark(bg, log, "gone", d.outbox.Gone(bg, j, err))
+			d.mark(bg, log, "gone", d.outbox.Gone(bg, j, err)) // parks the chat's other jobs too
 			d.dropChat(q)
-			d.release(j.ID)
+			d.release(ids...)
 			return true
 		case Moved:
 			log.InfoContext(ctx, "chat moved", "to", se.NewChatID)
-			d.mark(bg, log, "moved", d.outbox.Moved(bg, j, se.NewChatID))
+			d.mark(bg, log, "moved", d.outbox.Moved(bg, j, se.NewChatID)) // moves the chat's other jobs too
 			d.dropChat(q)
-			d.release(j.ID)
+			d.release(ids...)
 			d.Wake() // the moved jobs are due under the new id
 			return true
 		default:
 			log.WarnContext(ctx, "delivery failed permanently", "err", err)
-			d.mark(bg, log, "failed", d.outbox.Failed(bg, j, err))
-			d.release(j.ID)
+			each(bg, "failed", func(b Job) error { return d.outbox.Failed(bg, b, err) })
+			d.release(ids...)
 			return true
 		}
 		// Wait for the retry here, holding only this chat: order is kept, and the
@@ -396,10 +416,27 @@ func (d *Dispatcher) deliver(ctx context.Context, q *chatQueue, j Job) bool {
 		select {
 		case <-ctx.Done():
 			t.Stop()
+			d.release(ids[1:]...)
 			return false
 		case <-t.C:
 		}
 	}
+}
+
+// takeDigest removes and returns the digest jobs queued for a chat.
+func (d *Dispatcher) takeDigest(q *chatQueue) []Job {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out, keep []Job
+	for _, j := range q.jobs {
+		if j.Digest && j.Kind == NewMessage {
+			out = append(out, j)
+		} else {
+			keep = append(keep, j)
+		}
+	}
+	q.jobs = keep
+	return out
 }
 
 // mark logs a failure to record an outcome.
@@ -409,30 +446,34 @@ func (d *Dispatcher) mark(ctx context.Context, log *slog.Logger, what string, er
 	}
 }
 
-// attempt renders and sends a job once.
-func (d *Dispatcher) attempt(ctx context.Context, j Job) (MessageRef, int, error) {
+// attempt renders and sends a batch (one job, or a chat's digest) once.
+func (d *Dispatcher) attempt(ctx context.Context, batch []Job) (MessageRef, []int, error) {
 	ctx, cancel := context.WithTimeout(ctx, d.cfg.SendTimeout)
 	defer cancel()
-	reply, revision, err := d.render(ctx, j)
+	j := batch[0]
+	reply, revisions, err := d.render(ctx, batch)
 	if err != nil {
-		return "", 0, PermanentError(err)
+		return "", nil, PermanentError(err)
 	}
 	reply.Silent = reply.Silent || j.Silent
-	if j.Kind != Correction {
+	switch {
+	case j.Kind != Correction:
 		ref, err := d.sender.Send(ctx, j.ChatID, reply)
-		return ref, revision, err
+		return ref, revisions, err
+	case !j.Digest:
+		err = d.sender.Edit(ctx, j.ChatID, j.Ref, reply)
+		if err == nil {
+			return j.Ref, revisions, nil
+		}
+		if !errors.Is(err, ErrCannotEdit) && Classify(err).Kind != Permanent {
+			return "", nil, err
+		}
 	}
-	err = d.sender.Edit(ctx, j.ChatID, j.Ref, reply)
-	if err == nil {
-		return j.Ref, revision, nil
-	}
-	if !errors.Is(err, ErrCannotEdit) && Classify(err).Kind != Permanent {
-		return "", 0, err
-	}
-	// The platform cannot edit it: say what changed in a reply to the original.
+	// A digest holds other updates, and some messages cannot be edited: say what
+	// changed in a reply to the original.
 	reply.Title = "Correction: " + reply.Title
 	_, err = d.sender.ReplyTo(ctx, j.ChatID, j.Ref, reply)
-	return j.Ref, revision, err
+	return j.Ref, revisions, err
 }
 
 // backoff is the delay before transient retry n: doubling from BaseBackoff up to

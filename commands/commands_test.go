@@ -299,7 +299,14 @@ func TestSubscriptions(t *testing.T) {
 	contains(t, "subscribe again", manage("/subscribe all"), "already")
 	contains(t, "subscribe town", manage("/subscribe town Theinni"), "updates about Hsenwi")
 	contains(t, "subscribe bare", manage("/subscribe Kokang army"), "updates about MNDAA")
-	contains(t, "list", manage("/subscriptions"), "all updates", "updates about Hsenwi", "updates about MNDAA")
+	contains(t, "options", manage("/subscribe quiet group Kokang army digest:daily@18"), "updates about MNDAA, quietly, in a daily digest at 18:00")
+	contains(t, "default digest", manage("/subscribe digest:daily town Lashio"), "updates about Lashio, in a daily digest at 07:00")
+	r, _ = f.ask(admin, "/subscribe digest:weekly")
+	if r.Tone != bot.Error {
+		t.Fatal("digest:weekly accepted")
+	}
+	contains(t, "list", manage("/subscriptions"), "all updates —", "updates about Hsenwi", "updates about MNDAA, quietly, in a daily digest at 18:00")
+	manage("/unsubscribe town Lashio")
 	contains(t, "unsubscribe one", manage("/unsubscribe town Hseni"), "Unsubscribed from updates about Hsenwi")
 	contains(t, "unsubscribe rest", manage("/unsubscribe"), "all updates", "MNDAA")
 	contains(t, "list empty", manage("/subscriptions"), "no subscriptions")

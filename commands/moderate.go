@@ -62,6 +62,16 @@ func (s *Set) post(ctx context.Context, req *bot.Request, a args) (bot.Reply, er
 	if a.has("status") {
 		d.Status = store.Status(a.get("status"))
 	}
+	if a.has("control") {
+		id, err := s.store.Resolve(ctx, store.KindGroup, a.get("control"))
+		if err != nil {
+			return bot.Reply{}, err
+		}
+		if len(d.Towns) == 0 {
+			return bot.Reply{}, problemf("control: needs the town it concerns: add town:<name>.")
+		}
+		d.Control = id
+	}
 	u, queued, err := s.store.Post(ctx, d)
 	if err != nil {
 		return bot.Reply{}, err

@@ -43,14 +43,18 @@ func (s *Set) declarations() []command {
 			Help: "Explains what sitrep is, where its information comes from, and how to read its verification labels.",
 		}, s.about, false},
 		{bot.Command{
-			Name: "subscribe", Summary: "Push updates into this chat", Usage: "[all | town <name> | group <name>]",
-			Help: "Subscribes this chat to every update (all, the default), to updates about one town, or to one group's claims and mentions. Chat admins only in groups.",
+			Name: "subscribe", Summary: "Push updates into this chat", Usage: "[all | town <name> | group <name>] [quiet] [digest:daily[@HH]]",
+			Help: "Subscribes this chat to every update (all, the default), to updates about one town, or to one group's claims and mentions. " +
+				"quiet sends ordinary updates without a notification (a change of a town's control still notifies); digest:daily collects them " +
+				"into one message a day, at 07:00 Myanmar time or at the hour given (digest:daily@18). Chat admins only in groups.",
 			Role: bot.ChatManager,
 			Params: []bot.Param{
 				{Name: "filter", Help: "all, town or group"},
 				{Name: "name", Help: "The town or group"},
+				{Name: "quiet", Help: "Send without notifications", Choices: []string{"yes", "no"}},
+				{Name: "digest", Help: "One message a day: daily or daily@HH"},
 			},
-		}, s.subscribe, false},
+		}, s.subscribe, true},
 		{bot.Command{
 			Name: "unsubscribe", Summary: "Stop pushing updates into this chat", Usage: "[all | town <name> | group <name>]",
 			Help: "Removes one of this chat's subscriptions, or all of them when given no filter.",
@@ -67,10 +71,11 @@ func (s *Set) declarations() []command {
 		}, s.subscriptions, false},
 		{bot.Command{
 			Name: "post", Summary: "Post an update (moderators)",
-			Usage: "[claim:<group>] [source:<outlet or URL>] [date:YYYY-MM-DD] [town:<name>]… [group:<name>]… [status:<status>] <text>",
+			Usage: "[claim:<group>] [source:<outlet or URL>] [date:YYYY-MM-DD] [town:<name>]… [group:<name>]… [status:<status>] [control:<group>] <text>",
 			Help: "Posts an update. Leading key:value words set who claims it, its source, when it happened " +
 				"(YYYY-MM-DD, YYYY-MM, or ~YYYY-MM-DD for approximate) and extra towns or groups; quote values with spaces " +
-				"(source:\"Myanmar Now\"). Towns and groups named in the text are tagged automatically. A claim is unverified until /verify.",
+				"(source:\"Myanmar Now\"). Towns and groups named in the text are tagged automatically. A claim is unverified until /verify. " +
+				"control:<group> with town:<name> also records that the group now holds the town, and notifies even quiet subscribers.",
 			Role: bot.Moderator,
 			Params: []bot.Param{
 				{Name: "claim", Help: "Group that claims it", Kind: bot.GroupName, Keyed: true},
@@ -79,6 +84,7 @@ func (s *Set) declarations() []command {
 				{Name: "town", Help: "A town it concerns", Kind: bot.Town, Keyed: true, Repeat: true},
 				{Name: "group", Help: "A group it concerns", Kind: bot.GroupName, Keyed: true, Repeat: true},
 				{Name: "status", Help: "Verification status", Keyed: true, Choices: []string{"unverified", "confirmed", "disputed", "false"}},
+				{Name: "control", Help: "Group that now holds the town: (always notifies)", Kind: bot.GroupName, Keyed: true},
 				{Name: "text", Help: "What happened", Required: true},
 			},
 		}, s.post, false},

@@ -130,20 +130,29 @@ func (s *Set) freshness(updates []store.Update) string {
 	return "as of " + s.eventDate(newest) + ", " + s.age(newest.Happened)
 }
 
-// RenderDelivery renders the update a delivery job carries, as it is now, for pushing
-// into a subscribed chat, and returns the update's revision (the number of changes it
-// has had) so that a change racing the send can be corrected.
-func (s *Set) RenderDelivery(ctx context.Context, job bot.Job) (bot.Reply, int, error) {
-	u, err := s.store.Get(ctx, job.UpdateID)
-	if err != nil {
-		return bot.Reply{}, 0, fmt.Errorf("render delivery %d: %w", job.ID, err)
-	}
-	r := bot.Reply{Title: "sitrep update", Blocks: []bot.Block{s.updateBlock(ctx, u, "")}}
-	if job.Kind == bot.Correction {
-		r.Title = fmt.Sprintf("Update #%d, corrected", u.ID)
-		if u.Status == store.Retracted {
+// RenderDelivery renders the updates of one pushed message as they are now: one update,
+// its correction, or a chat's daily digest. It returns each update's revision (the
+// number of changes it has had) so that a change racing the send can be corrected.
+func (s *Set) RenderDelivery(ctx context.Context, jobs []bot.Job) (bot.Reply, []int, error) {
+	var r bot.Reply
+	revisions := make([]int, len(jobs))
+	for i, job := range jobs {
+		u, err := s.store.Get(ctx, job.UpdateID)
+		if err != nil {
+			return bot.Reply{}, nil, fmt.Errorf("render delivery %d: %w", job.ID, err)
+		}
+		revisions[i] = len(u.History)
+		r.Blocks = append(r.Blocks, s.updateBlock(ctx, u, ""))
+		switch {
+		case job.Digest && job.Kind == bot.NewMessage:
+			r.Title = fmt.Sprintf("sitrep daily digest: %d %s", len(jobs), plural(len(jobs), "update", "updates"))
+		case job.Kind == bot.Correction && u.Status == store.Retracted:
 			r.Title = fmt.Sprintf("RETRACTED: update #%d", u.ID)
+		case job.Kind == bot.Correction:
+			r.Title = fmt.Sprintf("Update #%d, corrected", u.ID)
+		default:
+			r.Title = "sitrep update"
 		}
 	}
-	return r, len(u.History), nil
+	return r, revisions, nil
 }

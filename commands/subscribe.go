@@ -58,20 +58,88 @@ func chatOf(req *bot.Request) store.Chat {
 	return store.Chat{Platform: req.Chat.Platform, ID: req.Chat.ID}
 }
 
-// subscribe answers /subscribe.
+// defaultDigestHour is when a daily digest goes out unless the chat picks an hour.
+const defaultDigestHour = 7
+
+// subscribe answers /subscribe. In text, the options quiet and digest:daily[@HH] may
+// stand anywhere among the words.
 func (s *Set) subscribe(ctx context.Context, req *bot.Request, a args) (bot.Reply, error) {
+	sub := store.Subscription{Chat: chatOf(req), ChatKind: string(req.Chat.Kind), CreatedBy: author(req.User)}
+	digest := ""
+	if req.Options == nil {
+		toks, err := tokenize(req.Text)
+		if err != nil {
+			return bot.Reply{}, err
+		}
+		var words []string
+		for _, t := range toks {
+			switch w := strings.ToLower(t.text); {
+			case w == "quiet":
+				sub.Quiet = true
+			case strings.HasPrefix(w, "digest:"):
+				digest = strings.TrimPrefix(w, "digest:")
+			default:
+				words = append(words, t.text)
+			}
+		}
+		a = args{}
+		if len(words) > 0 {
+			a["filter"] = []string{words[0]}
+		}
+		if len(words) > 1 {
+			a["name"] = []string{strings.Join(words[1:], " ")}
+		}
+	} else {
+		sub.Quiet, digest = a.get("quiet") == "yes", strings.ToLower(a.get("digest"))
+	}
+	if digest != "" {
+		hour, err := digestHour(digest)
+		if err != nil {
+			return bot.Reply{}, err
+		}
+		sub.Digest, sub.DigestHour = true, hour
+	}
 	f, err := s.filter(ctx, a)
 	if err != nil {
 		return bot.Reply{}, err
 	}
-	created, err := s.store.Subscribe(ctx, store.Subscription{Chat: chatOf(req), ChatKind: string(req.Chat.Kind), Filter: f, CreatedBy: author(req.User)})
+	sub.Filter = f
+	created, err := s.store.Subscribe(ctx, sub)
 	if err != nil {
 		return bot.Reply{}, err
 	}
+	how := s.describe(ctx, f) + delivery(sub)
 	if !created {
-		return bot.Text("This chat already gets %s.", s.describe(ctx, f)), nil
+		return bot.Text("This chat already gets %s.", how), nil
 	}
-	return bot.Reply{Tone: bot.Done, Blocks: []bot.Block{{{Text: fmt.Sprintf("Subscribed: this chat will get %s. /unsubscribe stops it.", s.describe(ctx, f))}}}}, nil
+	return bot.Reply{Tone: bot.Done, Blocks: []bot.Block{{{Text: fmt.Sprintf("Subscribed: this chat will get %s. /unsubscribe stops it.", how)}}}}, nil
+}
+
+// digestHour reads "daily", "daily@18" or "18".
+func digestHour(v string) (int, error) {
+	rest, _ := strings.CutPrefix(v, "daily")
+	rest = strings.TrimPrefix(rest, "@")
+	if rest == "" {
+		return defaultDigestHour, nil
+	}
+	rest, _, _ = strings.Cut(rest, ":")
+	h, err := parseInt(rest)
+	if err != nil || h < 0 || h > 23 {
+		return 0, problemf("digest: takes daily or daily@HH with an hour from 0 to 23, not %q.", clip(v, 20))
+	}
+	return h, nil
+}
+
+// delivery says how a subscription is sent: ", quietly, in a daily digest at 07:00".
+func delivery(sub store.Subscription) string {
+	var out string
+	if sub.Quiet {
+		out += ", quietly"
+	}
+	if sub.Digest {
+		out += fmt.Sprintf(", in a daily digest at %02d:00 Myanmar time", sub.DigestHour)
+	}
+	return out
 }
 
 // unsubscribe answers /unsubscribe.
@@ -109,7 +177,7 @@ func (s *Set) subscriptions(ctx context.Context, req *bot.Request, _ args) (bot.
 	}
 	var b bot.Builder
 	for _, sub := range subs {
-		b.Plain(fmt.Sprintf("• %s — since %s, %d delivered", s.describe(ctx, sub.Filter), sub.Created.In(s.loc).Format("2 Jan 2006"), sub.Delivered)).Line()
+		b.Plain(fmt.Sprintf("• %s%s — since %s, %d delivered", s.describe(ctx, sub.Filter), delivery(sub), sub.Created.In(s.loc).Format("2 Jan 2006"), sub.Delivered)).Line()
 	}
 	return bot.Reply{Title: "This chat's subscriptions", Blocks: []bot.Block{b.Block()}}, nil
 }

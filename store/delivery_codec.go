@@ -10,7 +10,7 @@ import (
 // Deliveries are the store's most numerous records (one per chat per post), so they
 // are kept in a compact binary form rather than JSON: a version byte, then
 //
-//	kind, state, flags (bit 0: silent)   one byte each
+//	kind, state, flags (1: silent, 2: digest)   one byte each
 //	attempts                             uvarint
 //	next, created, done                  varint Unix nanoseconds (done 0: not done)
 //	platform, chat, chat kind, ref, last error, then the filters (count first)
@@ -33,6 +33,9 @@ func appendDelivery(b []byte, d *Delivery) []byte {
 	var flags byte
 	if d.Silent {
 		flags |= 1
+	}
+	if d.Digest {
+		flags |= 2
 	}
 	b = append(b, flags)
 	b = binary.AppendUvarint(b, uint64(d.Attempts))
@@ -76,7 +79,7 @@ func decodeDelivery(update, seq uint64, b []byte) (Delivery, error) {
 	if len(b) < 4 || b[0] != deliveryCodecVersion || int(b[1]) >= len(deliveryKinds) || int(b[2]) >= len(deliveryStates) {
 		return d, fmt.Errorf("decode delivery %d: unknown format", seq)
 	}
-	d.Kind, d.State, d.Silent = deliveryKinds[b[1]], deliveryStates[b[2]], b[3]&1 != 0
+	d.Kind, d.State, d.Silent, d.Digest = deliveryKinds[b[1]], deliveryStates[b[2]], b[3]&1 != 0, b[3]&2 != 0
 	r := deliveryReader{b: b[4:]}
 	d.Attempts = int(r.uvarint())
 	times := [3]time.Time{}

@@ -40,6 +40,7 @@ type Delivery struct {
 	ChatKind    string        `json:"chat_kind,omitempty"`
 	Filters     []string      `json:"filters,omitempty"` // the subscription filters that matched
 	Silent      bool          `json:"silent,omitempty"`
+	Digest      bool          `json:"digest,omitempty"` // goes out in the chat's daily digest (and is corrected by reply)
 	State       DeliveryState `json:"state"`
 	Attempts    int           `json:"attempts,omitempty"`
 	NextAttempt time.Time     `json:"next"`
@@ -60,13 +61,37 @@ func subFilterKey(f Filter, c Chat) []byte {
 }
 
 // subIndexValue is what fan-out needs of a subscription without decoding it: the
-// chat kind and whether it is quiet.
+// chat kind, then "q" if it is quiet and "dHH" if it takes a daily digest at HH.
 func subIndexValue(sub Subscription) []byte {
 	v := sub.ChatKind + "|"
 	if sub.Quiet {
 		v += "q"
 	}
+	if sub.Digest {
+		v += fmt.Sprintf("d%02d", sub.DigestHour)
+	}
 	return []byte(v)
+}
+
+// subFlags reads the quiet and digest flags of a subscription index value; hour is -1
+// when the subscription takes every update as it comes.
+func subFlags(v []byte) (quiet bool, hour int) {
+	_, flags, _ := bytes.Cut(v, []byte("|"))
+	quiet, hour = bytes.IndexByte(flags, 'q') >= 0, -1
+	if i := bytes.IndexByte(flags, 'd'); i >= 0 && i+3 <= len(flags) {
+		hour = int(flags[i+1]-'0')*10 + int(flags[i+2]-'0')
+	}
+	return quiet, hour
+}
+
+// nextDigest is the next time at hour:00 in loc after now.
+func nextDigest(now time.Time, hour int, loc *time.Location) time.Time {
+	l := now.In(loc)
+	t := time.Date(l.Year(), l.Month(), l.Day(), hour, 0, 0, 0, loc)
+	if !t.After(now) {
+		t = t.AddDate(0, 0, 1)
+	}
+	return t.UTC()
 }
 
 // dueKey is "platform 0 time seq", so due deliveries of a platform sort by when they
@@ -108,7 +133,9 @@ func migrateOutbox(tx *bolt.Tx) error {
 // fanOut writes one delivery per chat whose subscriptions match the update: filter
 // "all", a town it is tagged with, a group it names or that claims it, or an alliance
 // the claimant belongs to. A chat gets one delivery however many of its filters match;
-// it is silent only if every matching subscription is quiet.
+// it is silent only if every matching subscription is quiet and the update does not
+// change a town's control, and it waits for the chat's daily digest only if every
+// matching subscription takes a digest.
 func (s *Store) fanOut(tx *bolt.Tx, u Update, alliances []string, now time.Time) (int, error) {
 	filters := []Filter{{Kind: AllUpdates}}
 	for _, t := range u.Towns {
@@ -122,6 +149,7 @@ func (s *Store) fanOut(tx *bolt.Tx, u Update, alliances []string, now time.Time)
 		platform, chat, kind string
 		filters              []string
 		silent               bool
+		digestHour           int // -1: send at once
 	}
 	var out []target
 	byChat := map[string]int{} // platform 0 chat → index in out
@@ -131,11 +159,14 @@ func (s *Store) fanOut(tx *bolt.Tx, u Update, alliances []string, now time.Time)
 		only := []string{fs} // shared by the chats this filter matches first; appends copy
 		prefix := []byte(fs + "\x00")
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			quiet := bytes.HasSuffix(v, []byte("|q"))
+			quiet, hour := subFlags(v)
 			if i, ok := byChat[string(k[len(prefix):])]; ok { // no allocation for the lookup
 				t := &out[i]
 				t.filters = appendUnique(t.filters, fs)
 				t.silent = t.silent && quiet
+				if hour < 0 || t.digestHour < 0 {
+					t.digestHour = -1
+				}
 				continue
 			}
 			key := string(k[len(prefix):])
@@ -144,13 +175,16 @@ func (s *Store) fanOut(tx *bolt.Tx, u Update, alliances []string, now time.Time)
 				return 0, fmt.Errorf("bad subscription index key %q", k)
 			}
 			byChat[key] = len(out)
-			out = append(out, target{platform: platform, chat: chatID, kind: chatKind(v), filters: only[:1:1], silent: quiet})
+			out = append(out, target{platform: platform, chat: chatID, kind: chatKind(v), filters: only[:1:1], silent: quiet, digestHour: hour})
 		}
 	}
 	ds := make([]Delivery, len(out))
 	for i, t := range out {
 		ds[i] = Delivery{Kind: PostDelivery, UpdateID: u.ID, Chat: Chat{Platform: t.platform, ID: t.chat}, ChatKind: t.kind,
-			Filters: t.filters, Silent: t.silent, State: Pending, NextAttempt: now, Created: now}
+			Filters: t.filters, Silent: t.silent && u.Control == "", State: Pending, NextAttempt: now, Created: now}
+		if t.digestHour >= 0 {
+			ds[i].Digest, ds[i].NextAttempt = true, nextDigest(now, t.digestHour, s.loc)
+		}
 	}
 	if err := addDeliveries(tx, ds); err != nil {
 		return 0, err
@@ -267,7 +301,7 @@ func enqueueCorrections(tx *bolt.Tx, updateID uint64, now time.Time) (int, error
 		}
 		orig := sent[key]
 		c := &Delivery{Kind: CorrectionDelivery, UpdateID: updateID, Chat: orig.Chat, ChatKind: orig.ChatKind, Silent: true,
-			State: Pending, NextAttempt: now, Ref: orig.Ref, Created: now}
+			Digest: orig.Digest, State: Pending, NextAttempt: now, Ref: orig.Ref, Created: now}
 		if err := addDelivery(tx, c); err != nil {
 			return n, err
 		}
@@ -422,7 +456,7 @@ func (s *Store) MarkSent(ctx context.Context, update, id uint64, ref string, rev
 		if len(u.History) != revision && ref != "" {
 			// Changed while this was being sent: the chat has an old version.
 			c := &Delivery{Kind: CorrectionDelivery, UpdateID: d.UpdateID, Chat: d.Chat, ChatKind: d.ChatKind, Silent: true,
-				State: Pending, NextAttempt: now, Ref: ref, Created: now}
+				Digest: d.Digest, State: Pending, NextAttempt: now, Ref: ref, Created: now}
 			return addDelivery(tx, c)
 		}
 		return nil

@@ -21,8 +21,8 @@ func subKey(c Chat, f Filter) []byte {
 // chatPrefix is the start of a chat's subscription keys.
 func chatPrefix(c Chat) []byte { return []byte(c.Platform + "\x00" + c.ID + "\x00") }
 
-// Subscribe adds a subscription. It reports false, and changes nothing, when the chat
-// already has one with the same filter.
+// Subscribe adds a subscription. When the chat already has one with the same filter it
+// reports false, and only changes its options (quiet, digest) if they differ.
 func (s *Store) Subscribe(ctx context.Context, sub Subscription) (created bool, err error) {
 	if sub.Chat.Platform == "" || sub.Chat.ID == "" {
 		return false, fmt.Errorf("subscribe: %w: no chat", ErrInvalid)
@@ -31,6 +31,9 @@ func (s *Store) Subscribe(ctx context.Context, sub Subscription) (created bool, 
 		sub.Created = s.now().UTC()
 	}
 	err = s.update(ctx, func(tx *bolt.Tx) error {
+		if sub.Digest && (sub.DigestHour < 0 || sub.DigestHour > 23) {
+			return fmt.Errorf("%w: digest hour %d", ErrInvalid, sub.DigestHour)
+		}
 		switch sub.Filter.Kind {
 		case AllUpdates:
 			sub.Filter.ID = ""
@@ -47,8 +50,22 @@ func (s *Store) Subscribe(ctx context.Context, sub Subscription) (created bool, 
 		}
 		b := tx.Bucket(bucketSubs)
 		key := subKey(sub.Chat, sub.Filter)
-		if b.Get(key) != nil {
-			return nil
+		var old Subscription
+		exists, err := get(b, key, &old)
+		if err != nil {
+			return err
+		}
+		if exists {
+			if old.Quiet == sub.Quiet && old.Digest == sub.Digest && old.DigestHour == sub.DigestHour {
+				return nil
+			}
+			// The same filter with other options: keep its history, change how it is sent.
+			before := jsonText(old)
+			old.Quiet, old.Digest, old.DigestHour = sub.Quiet, sub.Digest, sub.DigestHour
+			if err := putSubscription(tx, old); err != nil {
+				return err
+			}
+			return s.audit(tx, AuditEntry{Actor: sub.CreatedBy.ID(), Action: "subscribe-options", Record: "chat/" + sub.Chat.Platform + ":" + sub.Chat.ID, Before: before, After: jsonText(old)})
 		}
 		created = true
 		if err := putSubscription(tx, sub); err != nil {

@@ -16,6 +16,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
+
+	_ "time/tzdata" // Asia/Yangon for digest hours, even without a system zone database
 )
 
 // Errors the store answers with; callers compare with errors.Is.
@@ -62,6 +64,8 @@ type Options struct {
 	NoSync      bool             // skip fsync on commit (bulk loads and benchmarks only)
 	ReadOnly    bool             // open shared, read-only
 	Now         func() time.Time // clock; nil means time.Now
+	// Location is where daily digest hours are counted; nil means Asia/Yangon.
+	Location *time.Location
 }
 
 // Store is an open sitrep store. It is safe for concurrent use.
@@ -69,6 +73,7 @@ type Store struct {
 	db   *bolt.DB
 	path string
 	now  func() time.Time
+	loc  *time.Location
 
 	mu      sync.Mutex // guards catalog
 	catalog *catalog   // names known to the store, built on first use
@@ -100,6 +105,11 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	s := &Store{db: db, path: path, now: opts.Now, decoded: decodedUpdates{max: 4096}}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.loc = opts.Location; s.loc == nil {
+		if s.loc, err = time.LoadLocation("Asia/Yangon"); err != nil {
+			s.loc = time.FixedZone("MMT", 6*3600+1800)
+		}
 	}
 	if err := s.init(ctx, opts.ReadOnly); err != nil {
 		_ = db.Close()

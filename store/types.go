@@ -84,6 +84,7 @@ type Update struct {
 	Posted    time.Time  `json:"posted"`
 	Author    Author     `json:"author"`
 	Pinned    Tags       `json:"pinned,omitzero"`   // tags given explicitly, kept when the text is edited
+	Control   string     `json:"control,omitempty"` // group id that, per this update, now holds its pinned towns
 	History   []Revision `json:"history,omitempty"` // earlier states, oldest first
 }
 
@@ -120,6 +121,9 @@ type Draft struct {
 	Happened  time.Time // zero means the posting time
 	Precision Precision
 	Author    Author
+	// Control, if set, is the group that this update reports now holds the towns in
+	// Towns: their control is set with the post, and subscribers are always notified.
+	Control string
 }
 
 // Control is who holds a town as the moderators last set it.
@@ -217,13 +221,17 @@ type Chat struct {
 
 // Subscription is a chat's standing request to be sent matching updates.
 type Subscription struct {
-	Chat      Chat      `json:"chat"`
-	ChatKind  string    `json:"chat_kind,omitempty"` // private, group or channel, for per-chat rate limits
-	Filter    Filter    `json:"filter"`
-	Quiet     bool      `json:"quiet,omitempty"` // push ordinary updates without a notification
-	CreatedBy Author    `json:"created_by"`
-	Created   time.Time `json:"created"`
-	Delivered uint64    `json:"delivered"` // updates delivered through it
+	Chat     Chat   `json:"chat"`
+	ChatKind string `json:"chat_kind,omitempty"` // private, group or channel, for per-chat rate limits
+	Filter   Filter `json:"filter"`
+	Quiet    bool   `json:"quiet,omitempty"` // push ordinary updates without a notification
+	// Digest collects the chat's updates into one message a day at DigestHour
+	// (0–23, in the store's time zone) instead of one message each.
+	Digest     bool      `json:"digest,omitempty"`
+	DigestHour int       `json:"digest_hour,omitempty"`
+	CreatedBy  Author    `json:"created_by"`
+	Created    time.Time `json:"created"`
+	Delivered  uint64    `json:"delivered"` // updates delivered through it
 }
 
 // Role is what a moderator may do.

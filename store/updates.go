@@ -30,6 +30,10 @@ func (s *Store) Post(ctx context.Context, d Draft) (Update, int, error) {
 		Posted:    s.now().UTC(),
 		Author:    d.Author,
 		Pinned:    Tags{Towns: d.Towns, Groups: d.Groups},
+		Control:   d.Control,
+	}
+	if u.Control != "" && len(u.Pinned.Towns) == 0 {
+		return u, 0, fmt.Errorf("post: %w: a change of control needs the town it concerns (town:<name>)", ErrInvalid)
 	}
 	if u.Status == "" {
 		u.Status = Unverified
@@ -72,16 +76,47 @@ func (s *Store) Post(ctx context.Context, d Draft) (Update, int, error) {
 		if err := writeIndexes(tx, u); err != nil {
 			return err
 		}
+		if u.Control != "" {
+			if err := setControls(tx, u); err != nil {
+				return err
+			}
+		}
 		if queued, err = s.fanOut(tx, u, alliances, u.Posted); err != nil {
 			return err
 		}
 		// The update itself is the record of the post; the audit entry says who and when.
 		return s.audit(tx, AuditEntry{Actor: u.Author.ID(), Action: "post", Record: updateRecord(u.ID)})
 	})
+	if u.Control != "" {
+		s.forgetCatalog() // towns changed hands
+	}
 	if err != nil {
 		return Update{}, 0, fmt.Errorf("post: %w", err)
 	}
 	return u, queued, nil
+}
+
+// setControls records, inside a post's transaction, that the update's claimed holder
+// now controls each of its pinned towns.
+func setControls(tx *bolt.Tx, u Update) error {
+	if tx.Bucket(bucketGroups).Get([]byte(u.Control)) == nil {
+		return fmt.Errorf("group %q: %w", u.Control, ErrNotFound)
+	}
+	for _, id := range u.Pinned.Towns {
+		var t Town
+		ok, err := get(tx.Bucket(bucketTowns), []byte(id), &t)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("town %q: %w", id, ErrNotFound)
+		}
+		t.Control = &Control{Holder: u.Control, Since: u.Happened, UpdateID: u.ID, SetBy: u.Author, SetAt: u.Posted}
+		if err := put(tx.Bucket(bucketTowns), []byte(id), t); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // mergeTags sets an update's towns and groups from its pinned tags, its claimant and

@@ -83,7 +83,11 @@ func (f *fakePlatform) Send(ctx context.Context, chat string, r bot.Reply) (bot.
 	if f.n == 1 {
 		f.first <- time.Now()
 	}
-	f.sent[chat] = append(f.sent[chat], bot.PlainText(r))
+	text := bot.PlainText(r)
+	if r.Silent {
+		text = "(silent) " + text
+	}
+	f.sent[chat] = append(f.sent[chat], text)
 	return bot.MessageRef(fmt.Sprintf("%s/%d", chat, len(f.sent[chat]))), nil
 }
 
@@ -155,6 +159,16 @@ var moderator = bot.Identity{Platform: "console", UserID: "mod", Name: "Mod"}
 
 func newRig(t *testing.T, cfg bot.DispatcherConfig, chats ...string) *deliveryRig {
 	t.Helper()
+	var subs []store.Subscription
+	for _, c := range chats {
+		subs = append(subs, store.Subscription{Chat: store.Chat{Platform: "fake", ID: c}, ChatKind: "group", Filter: store.Filter{Kind: store.AllUpdates}})
+	}
+	return newRigWith(t, cfg, subs...)
+}
+
+// newRigWith is newRig with the subscriptions given in full.
+func newRigWith(t *testing.T, cfg bot.DispatcherConfig, subs ...store.Subscription) *deliveryRig {
+	t.Helper()
 	st, err := store.Open(t.Context(), filepath.Join(t.TempDir(), "sitrep.db"), store.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -164,8 +178,8 @@ func newRig(t *testing.T, cfg bot.DispatcherConfig, chats ...string) *deliveryRi
 	r.watch = watchedOutbox{outbox: outbox{st}, marked: make(chan struct{}, 1)}
 	r.set = commands.New(st, commands.Options{Admins: []string{moderator.String()}, Enqueued: func() { r.disp.Wake() }})
 	r.disp = bot.NewDispatcher(r.fake, r.watch, r.set.RenderDelivery, cfg)
-	for _, c := range chats {
-		if _, err := st.Subscribe(t.Context(), store.Subscription{Chat: store.Chat{Platform: "fake", ID: c}, ChatKind: "group", Filter: store.Filter{Kind: store.AllUpdates}}); err != nil {
+	for _, sub := range subs {
+		if _, err := st.Subscribe(t.Context(), sub); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -332,5 +346,85 @@ func TestShutdownLeavesUnsentWorkPending(t *testing.T) {
 	}
 	if states[store.Sent] != 1 || states[store.Pending] != 1 {
 		t.Fatalf("after shutdown: %v, want one sent and one pending", states)
+	}
+}
+
+// clock is the time with a settable offset, for a dispatcher's idea of now.
+type clock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+func (c *clock) Now() time.Time       { c.mu.Lock(); defer c.mu.Unlock(); return time.Now().Add(c.offset) }
+func (c *clock) Skip(d time.Duration) { c.mu.Lock(); c.offset += d; c.mu.Unlock() }
+
+func TestQuietDigestAndControlChanges(t *testing.T) {
+	clk := &clock{}
+	all := store.Filter{Kind: store.AllUpdates}
+	sub := func(chat string, quiet, digest bool) store.Subscription {
+		return store.Subscription{Chat: store.Chat{Platform: "fake", ID: chat}, ChatKind: "group", Filter: all, Quiet: quiet, Digest: digest, DigestHour: 7}
+	}
+	r := newRigWith(t, bot.DispatcherConfig{Now: clk.Now}, sub("loud", false, false), sub("quiet", true, false), sub("digest", false, true))
+	r.start()
+	r.do("/post Clashes near Kutkai")
+	r.do("/post claim:TNLA Namhsan attacked")
+	r.do("/post control:MNDAA town:Laukkai claim:MNDAA The MNDAA says it holds Laukkai")
+	contains := func(what, text string, wants ...string) {
+		t.Helper()
+		for _, w := range wants {
+			if !strings.Contains(text, w) {
+				t.Errorf("%s lacks %q:\n%s", what, w, text)
+			}
+		}
+	}
+	contains("/town Laukkai", r.do("/town Laukkai"), "Control: MNDAA", "per update #3")
+
+	// Everything but the digest goes out now.
+	for {
+		r.fake.mu.Lock()
+		n := len(r.fake.sent["loud"]) + len(r.fake.sent["quiet"])
+		r.fake.mu.Unlock()
+		if n == 6 {
+			break
+		}
+		<-r.watch.marked
+	}
+	r.fake.mu.Lock()
+	loud, quiet, digest := r.fake.sent["loud"], r.fake.sent["quiet"], r.fake.sent["digest"]
+	r.fake.mu.Unlock()
+	for i, text := range loud {
+		if strings.HasPrefix(text, "(silent)") {
+			t.Errorf("loud message %d was silent", i)
+		}
+	}
+	if !strings.HasPrefix(quiet[0], "(silent)") || !strings.HasPrefix(quiet[1], "(silent)") || strings.HasPrefix(quiet[2], "(silent)") {
+		t.Errorf("quiet chat: ordinary updates must be silent and the change of control must notify: %q", quiet)
+	}
+	if len(digest) != 0 {
+		t.Fatalf("digest chat got %q before its hour", digest)
+	}
+
+	// At the digest hour, one message with all three.
+	clk.Skip(25 * time.Hour)
+	r.disp.Wake()
+	r.settle(1, 2, 3)
+	r.fake.mu.Lock()
+	digest = r.fake.sent["digest"]
+	r.fake.mu.Unlock()
+	if len(digest) != 1 {
+		t.Fatalf("digest chat got %d messages, want 1: %q", len(digest), digest)
+	}
+	contains("digest", digest[0], "daily digest: 3 updates", "Kutkai", "Namhsan", "Laukkai")
+
+	// A retraction edits the single messages and replies under the digest.
+	r.do("/retract 2 wrong town")
+	r.settle(2)
+	r.fake.mu.Lock()
+	defer r.fake.mu.Unlock()
+	if len(r.fake.edits["loud"]) != 1 || len(r.fake.edits["quiet"]) != 1 || len(r.fake.edits["digest"]) != 0 {
+		t.Errorf("edits: %v", r.fake.edits)
+	}
+	if rep := r.fake.replies["digest"]; len(rep) != 1 || !strings.Contains(rep[0], "RETRACTED: wrong town") {
+		t.Errorf("digest replies: %q", rep)
 	}
 }

@@ -20,7 +20,7 @@ func job(d store.Delivery) bot.Job {
 		kind = bot.Correction
 	}
 	return bot.Job{ID: d.ID, Kind: kind, UpdateID: d.UpdateID, ChatID: d.Chat.ID, ChatKind: bot.ChatKind(d.ChatKind),
-		Silent: d.Silent, Ref: bot.MessageRef(d.Ref), Attempts: d.Attempts}
+		Silent: d.Silent, Digest: d.Digest, Ref: bot.MessageRef(d.Ref), Attempts: d.Attempts}
 }
 
 func (o outbox) Due(ctx context.Context, platform string, now time.Time, limit int, skip func(uint64) bool) ([]bot.Job, error) {
