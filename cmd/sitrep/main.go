@@ -69,6 +69,9 @@ type config struct {
 	Admins      []string
 	LogLevel    string
 	ConsoleRate float64 // pushed messages a second in the console; 0 is unlimited
+	// Delivery limits per platform: the platforms' documented limits, changed by
+	// SITREP_TELEGRAM_LIMITS and SITREP_DISCORD_LIMITS ("global=25/s,group=20/min").
+	TelegramLimits, DiscordLimits bot.Limits
 }
 
 // loadConfig reads the environment, then the subcommand's flags.
@@ -101,6 +104,13 @@ func loadConfig(name string, args []string, stderr io.Writer, getenv func(string
 	}
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("unexpected argument %q (see sitrep --help)", fs.Arg(0))
+	}
+	var err error
+	if cfg.TelegramLimits, err = bot.ParseLimits(getenv("SITREP_TELEGRAM_LIMITS"), bot.TelegramLimits()); err != nil {
+		return cfg, fmt.Errorf("SITREP_TELEGRAM_LIMITS: %w", err)
+	}
+	if cfg.DiscordLimits, err = bot.ParseLimits(getenv("SITREP_DISCORD_LIMITS"), bot.DiscordLimits()); err != nil {
+		return cfg, fmt.Errorf("SITREP_DISCORD_LIMITS: %w", err)
 	}
 	for _, a := range strings.Split(admins, ",") {
 		if a = strings.TrimSpace(a); a != "" {

@@ -84,6 +84,15 @@ func TestUsageAndBadSubcommand(t *testing.T) {
 	if err := run(t.Context(), []string{"serve"}, nil, &out, &errOut, noEnv); err == nil || !strings.Contains(err.Error(), "SITREP_TELEGRAM_TOKEN") {
 		t.Fatalf("serve without tokens: %v", err)
 	}
+	badLimits := func(k string) string {
+		if k == "SITREP_TELEGRAM_LIMITS" {
+			return "group=lots"
+		}
+		return ""
+	}
+	if err := run(t.Context(), []string{"console"}, strings.NewReader(""), &out, &errOut, badLimits); err == nil || !strings.Contains(err.Error(), "SITREP_TELEGRAM_LIMITS") {
+		t.Fatalf("bad limits: %v", err)
+	}
 }
 
 // TestKilledConsoleKeepsAcknowledgedPosts runs the real binary, posts through its
