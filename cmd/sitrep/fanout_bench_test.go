@@ -19,7 +19,6 @@ type countingPlatform struct {
 	*fakePlatform
 	target  int
 	reached chan time.Time
-	firstAt time.Time
 }
 
 func (c *countingPlatform) Send(ctx context.Context, chat string, r bot.Reply) (bot.MessageRef, error) {
