@@ -34,6 +34,8 @@ type fakePlatform struct {
 	attempts map[string][]time.Time
 	refused  int // 429s answered because of gate
 	n        int
+	started  chan struct{} // when set, each send says it started, then waits for hold
+	hold     chan struct{}
 }
 
 func newFake(name string) *fakePlatform {
@@ -76,6 +78,10 @@ func (f *fakePlatform) fail(ctx context.Context, chat string) error {
 func (f *fakePlatform) Send(ctx context.Context, chat string, r bot.Reply) (bot.MessageRef, error) {
 	if err := f.fail(ctx, chat); err != nil {
 		return "", err
+	}
+	if f.started != nil {
+		f.started <- struct{}{}
+		<-f.hold
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -309,8 +315,8 @@ func TestDeliveryEndsSentOrParked(t *testing.T) {
 }
 
 func TestRetractionEditsEveryCopy(t *testing.T) {
-	r := newRig(t, bot.DispatcherConfig{}, "a", "b", "c")
-	r.fake.noEdit["c"] = true // this platform cannot edit there: a reply says what changed
+	r := newRig(t, bot.DispatcherConfig{}, "a", "b", "c", "old")
+	r.fake.noEdit["old"] = true // this message cannot be edited: a reply says what changed
 	r.start()
 	r.do("/post claim:AA source:AP The AA says it took Paletwa")
 	r.settle(1)
@@ -318,18 +324,34 @@ func TestRetractionEditsEveryCopy(t *testing.T) {
 	r.settle(1)
 	r.fake.mu.Lock()
 	defer r.fake.mu.Unlock()
-	for _, chat := range []string{"a", "b"} {
+	for _, chat := range []string{"a", "b", "c"} {
 		if e := r.fake.edits[chat]; len(e) != 1 || !strings.HasPrefix(e[0], chat+"/1 ") || !strings.Contains(e[0], "RETRACTED: the town was not taken") {
-			t.Errorf("%s edits = %q", chat, e)
+			t.Errorf("%s edits = %q, want its message edited to say RETRACTED and why", chat, e)
 		}
 	}
-	if rep := r.fake.replies["c"]; len(rep) != 1 || !strings.HasPrefix(rep[0], "c/1 Correction") || !strings.Contains(rep[0], "RETRACTED") {
-		t.Errorf("c replies = %q", rep)
+	if rep := r.fake.replies["old"]; len(rep) != 1 || !strings.HasPrefix(rep[0], "old/1 Correction") || !strings.Contains(rep[0], "RETRACTED") {
+		t.Errorf("old replies = %q", rep)
 	}
-	for _, chat := range []string{"a", "b", "c"} {
+	for _, chat := range []string{"a", "b", "c", "old"} {
 		if len(r.fake.sent[chat]) != 1 {
 			t.Errorf("%s was sent %d messages, want the original only", chat, len(r.fake.sent[chat]))
 		}
+	}
+}
+
+func TestShutdownFinishesSendsInFlight(t *testing.T) {
+	r := newRig(t, bot.DispatcherConfig{}, "a")
+	r.fake.started, r.fake.hold = make(chan struct{}), make(chan struct{})
+	r.start()
+	r.do("/post Fighting near Hsipaw")
+	<-r.fake.started // the message is on its way
+	stopped := make(chan struct{})
+	go func() { r.stop(); close(stopped) }()
+	close(r.fake.hold) // the platform answers after shutdown began
+	<-stopped
+	ds, _ := r.st.Deliveries(t.Context(), 1)
+	if len(ds) != 1 || ds[0].State != store.Sent || ds[0].Ref != "a/1" {
+		t.Fatalf("after shutdown: %+v, want the in-flight send recorded as sent", ds)
 	}
 }
 
