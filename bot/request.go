@@ -51,6 +51,11 @@ type Request struct {
 	// anyone in a private chat.
 	ChatManager bool
 	Time        time.Time // when the platform received it
+	// Origin identifies the message the request came in, where the platform may
+	// deliver it twice ("telegram:<chat>:<message>"); a post is made once per origin.
+	Origin string
+	// Language is the user's language tag as the platform reports it ("my", "en").
+	Language string
 }
 
 // ParseCommand splits a chat message into a command name and its argument text. It

@@ -72,7 +72,12 @@ func (s *Set) post(ctx context.Context, req *bot.Request, a args) (bot.Reply, er
 		}
 		d.Control = id
 	}
+	d.Origin = req.Origin
 	u, queued, err := s.store.Post(ctx, d)
+	if errors.Is(err, store.ErrDuplicate) {
+		// The platform delivered this message again (after a crash): answer as before.
+		return bot.Reply{Tone: bot.Done, Blocks: []bot.Block{{{Text: fmt.Sprintf("Posted #%d (already posted from this message).", u.ID)}}, s.updateBlock(ctx, u, "")}}, nil
+	}
 	if err != nil {
 		return bot.Reply{}, err
 	}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -221,5 +222,35 @@ func TestMigrationFromSchema1(t *testing.T) {
 	_, queued, err := s.Post(ctx, Draft{Text: "Muse border gate closed", Author: mod})
 	if err != nil || queued != 1 {
 		t.Fatalf("post after migration: queued %d, %v", queued, err)
+	}
+}
+
+func TestPostIsIdempotentOnItsOrigin(t *testing.T) {
+	ctx := context.Background()
+	s := mustOpenStore(t)
+	subscribe(t, s, "telegram", "a", Filter{Kind: AllUpdates}, false)
+	d := Draft{Text: "Kunlong bridge destroyed", Author: mod, Origin: "telegram:-100:42"}
+	u, queued, err := s.Post(ctx, d)
+	if err != nil || queued != 1 {
+		t.Fatal(queued, err)
+	}
+	again, queued, err := s.Post(ctx, d)
+	if !errors.Is(err, ErrDuplicate) || again.ID != u.ID || queued != 0 {
+		t.Fatalf("second post of the same origin: %+v, %d, %v", again, queued, err)
+	}
+	if n, _ := s.Count(ctx); n != 1 {
+		t.Fatalf("%d updates, want 1", n)
+	}
+	if ds, _ := s.Deliveries(ctx, u.ID); len(ds) != 1 {
+		t.Fatalf("%d deliveries, want 1", len(ds))
+	}
+	if c, _ := s.Cursor(ctx, "telegram"); c != 0 {
+		t.Fatalf("cursor = %d", c)
+	}
+	if err := s.SetCursor(ctx, "telegram", 1234567); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := s.Cursor(ctx, "telegram"); c != 1234567 {
+		t.Fatalf("cursor = %d", c)
 	}
 }

@@ -28,10 +28,13 @@ var (
 	ErrLocked   = errors.New("store is locked by another process")
 	ErrNotStore = errors.New("not a sitrep store")
 	ErrDisk     = errors.New("the disk refused the write")
+	// ErrDuplicate is returned with the existing update when a post's origin was
+	// posted before.
+	ErrDuplicate = errors.New("already posted")
 )
 
 // schemaVersion is the layout this binary reads and writes.
-const schemaVersion = 2
+const schemaVersion = 3
 
 // Bucket names. Index keys are "id 0x00 sequence" so that one town's, group's or
 // claimant's entries are a contiguous range in sequence order.
@@ -52,7 +55,8 @@ var (
 	bucketOutbox       = []byte("outbox")         // update id (8) seq (8) → Delivery (binary)
 	bucketDue          = []byte("idx_due")        // platform 0 next attempt (8) seq (8) → update id, pending only
 	bucketCounters     = []byte("counters")       // name → uint64
-	allBuckets         = [][]byte{bucketMeta, bucketUpdates, bucketByTime, bucketByTown, bucketByGroup, bucketByClaim, bucketTowns, bucketGroups, bucketNames, bucketSubs, bucketMods, bucketAudit, bucketSubsByFilter, bucketOutbox, bucketDue, bucketCounters}
+	bucketOrigins      = []byte("idx_origin")     // platform message identity → update id
+	allBuckets         = [][]byte{bucketMeta, bucketUpdates, bucketByTime, bucketByTown, bucketByGroup, bucketByClaim, bucketTowns, bucketGroups, bucketNames, bucketSubs, bucketMods, bucketAudit, bucketSubsByFilter, bucketOutbox, bucketDue, bucketCounters, bucketOrigins}
 	keySchema          = []byte("schema")
 	keyCreated         = []byte("created")
 )
@@ -198,7 +202,8 @@ type migration func(tx *bolt.Tx) error
 // list; never edit an entry.
 func migrations() []migration {
 	return []migration{
-		migrateOutbox, // 1 → 2: the delivery outbox and the subscription filter index
+		migrateOutbox,  // 1 → 2: the delivery outbox and the subscription filter index
+		migrateOrigins, // 2 → 3: posts remembered by the chat message they came from
 	}
 }
 
@@ -220,6 +225,36 @@ func (s *Store) migrate(ctx context.Context, version uint64) error {
 		if err != nil {
 			return fmt.Errorf("migrate schema %d to %d: %w", v, v+1, err)
 		}
+	}
+	return nil
+}
+
+// migrateOrigins creates the index of posts by the chat message that made them.
+func migrateOrigins(tx *bolt.Tx) error {
+	_, err := tx.CreateBucketIfNotExists(bucketOrigins)
+	return err
+}
+
+// Cursor returns a named position a platform adapter keeps, such as the Telegram
+// update offset; 0 when none is stored.
+func (s *Store) Cursor(ctx context.Context, name string) (int64, error) {
+	var v int64
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		if b := tx.Bucket(bucketMeta).Get([]byte("cursor:" + name)); len(b) == 8 {
+			v = int64(binary.BigEndian.Uint64(b))
+		}
+		return nil
+	})
+	return v, err
+}
+
+// SetCursor stores a named position.
+func (s *Store) SetCursor(ctx context.Context, name string, v int64) error {
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMeta).Put([]byte("cursor:"+name), u64(uint64(v)))
+	})
+	if err != nil {
+		return fmt.Errorf("set cursor %s: %w", name, err)
 	}
 	return nil
 }

@@ -124,6 +124,11 @@ type Draft struct {
 	// Control, if set, is the group that this update reports now holds the towns in
 	// Towns: their control is set with the post, and subscribers are always notified.
 	Control string
+	// Origin, if set, identifies the chat message the post came from
+	// ("telegram:<chat>:<message>"): posting the same origin again returns the first
+	// update instead of a second one, so a platform that re-delivers a message after a
+	// crash cannot post it twice.
+	Origin string
 }
 
 // Control is who holds a town as the moderators last set it.

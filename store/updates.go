@@ -59,7 +59,15 @@ func (s *Store) Post(ctx context.Context, d Draft) (Update, int, error) {
 		}
 	}
 	queued := 0
+	again := false
 	err = s.update(ctx, func(tx *bolt.Tx) error {
+		if d.Origin != "" {
+			if v := tx.Bucket(bucketOrigins).Get([]byte(d.Origin)); len(v) == 8 {
+				prev, err := s.getUpdate(tx, binary.BigEndian.Uint64(v))
+				u, again = prev, true
+				return err
+			}
+		}
 		if err := checkTags(tx, u); err != nil {
 			return err
 		}
@@ -76,6 +84,11 @@ func (s *Store) Post(ctx context.Context, d Draft) (Update, int, error) {
 		if err := writeIndexes(tx, u); err != nil {
 			return err
 		}
+		if d.Origin != "" {
+			if err := tx.Bucket(bucketOrigins).Put([]byte(d.Origin), u64(u.ID)); err != nil {
+				return err
+			}
+		}
 		if u.Control != "" {
 			if err := setControls(tx, u); err != nil {
 				return err
@@ -87,11 +100,14 @@ func (s *Store) Post(ctx context.Context, d Draft) (Update, int, error) {
 		// The update itself is the record of the post; the audit entry says who and when.
 		return s.audit(tx, AuditEntry{Actor: u.Author.ID(), Action: "post", Record: updateRecord(u.ID)})
 	})
-	if u.Control != "" {
+	if u.Control != "" && !again {
 		s.forgetCatalog() // towns changed hands
 	}
 	if err != nil {
 		return Update{}, 0, fmt.Errorf("post: %w", err)
+	}
+	if again {
+		return u, 0, fmt.Errorf("post: %w: %s was posted already as update %d", ErrDuplicate, d.Origin, u.ID)
 	}
 	return u, queued, nil
 }
