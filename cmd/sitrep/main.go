@@ -26,6 +26,7 @@ import (
 
 	"github.com/sitrep-bot/sitrep/bot"
 	"github.com/sitrep-bot/sitrep/bot/console"
+	"github.com/sitrep-bot/sitrep/bot/telegram"
 	"github.com/sitrep-bot/sitrep/commands"
 	"github.com/sitrep-bot/sitrep/store"
 	"golang.org/x/time/rate"
@@ -268,14 +269,59 @@ func loadDemo(ctx context.Context, h bot.Handler, me bot.Identity) error {
 	return nil
 }
 
-// runServe runs the configured chat adapters until ctx ends.
+// secret reads a secret from NAME or from the file named by NAME_FILE.
+func secret(getenv func(string) string, name string) (string, error) {
+	if v := getenv(name); v != "" {
+		return v, nil
+	}
+	path := getenv(name + "_FILE")
+	if path == "" {
+		return "", nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("%s_FILE: %w", name, err)
+	}
+	return strings.TrimSpace(string(data)), nil
+}
+
+// runServe runs the configured chat adapters, each with its delivery dispatcher,
+// until ctx ends.
 func runServe(ctx context.Context, cfg config, getenv func(string) string, log *slog.Logger) error {
-	if getenv("SITREP_TELEGRAM_TOKEN") == "" && getenv("SITREP_TELEGRAM_TOKEN_FILE") == "" &&
-		getenv("SITREP_DISCORD_TOKEN") == "" && getenv("SITREP_DISCORD_TOKEN_FILE") == "" {
+	tgToken, err := secret(getenv, "SITREP_TELEGRAM_TOKEN")
+	if err != nil {
+		return err
+	}
+	dcToken, err := secret(getenv, "SITREP_DISCORD_TOKEN")
+	if err != nil {
+		return err
+	}
+	if tgToken == "" && dcToken == "" {
 		return errors.New("serve: no platform is configured: set SITREP_TELEGRAM_TOKEN or SITREP_DISCORD_TOKEN (try `sitrep demo` to run without one)")
 	}
-	_ = ctx
-	_ = cfg
-	log.Error("serve: the Telegram and Discord adapters are not built yet")
-	return errors.New("serve: the Telegram and Discord adapters are not built yet; use `sitrep console`")
+	if tgToken == "" {
+		return errors.New("serve: the Discord adapter is not built yet; set SITREP_TELEGRAM_TOKEN")
+	}
+	st, err := store.Open(ctx, cfg.DB, store.Options{})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	var disp *bot.Dispatcher
+	set := commands.New(st, commands.Options{Admins: cfg.Admins, Logger: log, Enqueued: func() { disp.Wake() }})
+	tg, err := telegram.New(ctx, telegram.Config{
+		Token: tgToken, Endpoint: getenv("SITREP_TELEGRAM_API_ENDPOINT"), Limits: cfg.TelegramLimits,
+		Cursor: st, Commands: set.Router().Commands(), Logger: log,
+	}, set)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	disp = bot.NewDispatcher(tg, outbox{st}, set.RenderDelivery, bot.DispatcherConfig{Logger: log})
+	log.Info("serving", "telegram", "@"+tg.Username(), "db", cfg.DB, "admins", len(cfg.Admins))
+	errs := make(chan error, 2)
+	go func() { errs <- tg.Run(ctx) }()
+	go func() { errs <- disp.Run(ctx) }()
+	err = errors.Join(<-errs, <-errs)
+	log.Info("stopped")
+	return err
 }

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sitrep-bot/sitrep/bot/telegram/telegramtest"
+	"github.com/sitrep-bot/sitrep/store"
+)
+
+// serveTelegram runs `sitrep serve` in-process against a fake Bot API, configured
+// only by environment variables, until the returned stop is called.
+func serveTelegram(t *testing.T, api *telegramtest.Server, db string) (stop func(), logs *bytes.Buffer) {
+	t.Helper()
+	env := map[string]string{
+		"SITREP_DB":                    db,
+		"SITREP_ADMINS":                "telegram:1",
+		"SITREP_TELEGRAM_TOKEN":        api.Token,
+		"SITREP_TELEGRAM_API_ENDPOINT": api.Endpoint(),
+		"SITREP_LOG_LEVEL":             "debug",
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	logs = &bytes.Buffer{}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"serve"}, nil, &bytes.Buffer{}, logs, func(k string) string { return env[k] }) }()
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	}
+	t.Cleanup(stop)
+	return stop, logs
+}
+
+// lastTo returns the newest message to a chat that contains want.
+func lastTo(sent []telegramtest.Message, chat int64, want string) (telegramtest.Message, bool) {
+	for i := len(sent) - 1; i >= 0; i-- {
+		if sent[i].ChatID == chat && strings.Contains(sent[i].Text, want) {
+			return sent[i], true
+		}
+	}
+	return telegramtest.Message{}, false
+}
+
+func TestTelegramStory(t *testing.T) {
+	api := telegramtest.NewServer(t, "4242:AAE-not-a-real-token")
+	db := filepath.Join(t.TempDir(), "sitrep.db")
+	stop, logs := serveTelegram(t, api, db)
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	admin := telegramtest.Chat{ID: 1, Type: "private"}
+	reader := telegramtest.Chat{ID: 2, Type: "private"}
+	follower := telegramtest.Chat{ID: 3, Type: "private"}
+	newsroom := telegramtest.Chat{ID: -1001, Type: "supergroup", Title: "Newsroom"}
+
+	waitFor := func(chat int64, want string) telegramtest.Message {
+		t.Helper()
+		var m telegramtest.Message
+		err := api.Wait(ctx, func(sent []telegramtest.Message, _ int64) bool {
+			var ok bool
+			m, ok = lastTo(sent, chat, want)
+			return ok
+		})
+		if err != nil {
+			t.Fatalf("no message to %d containing %q: %v\nsent: %+v", chat, want, err, api.Sent())
+		}
+		return m
+	}
+
+	api.PushText(admin, 1, "Admin", "/post claim:MNDAA source:https://www.irrawaddy.com The MNDAA says <b>Laukkai</b> is under its control", 0)
+	waitFor(1, "Posted #1")
+	api.PushText(reader, 2, "Reader", "/town Laukkaing", 0)
+	town := waitFor(2, "Laukkai")
+	if !strings.Contains(town.Text, "Claimed by <b>MNDAA</b>") || !strings.Contains(town.Text, "&lt;b&gt;Laukkai&lt;/b&gt;") || !strings.Contains(town.Text, "[UNVERIFIED]") {
+		t.Errorf("/town Laukkaing:\n%s", town.Text)
+	}
+	api.PushText(reader, 2, "Reader", "/claims Kokang", 0)
+	waitFor(2, "Claims by MNDAA")
+
+	// Refusals: a reader posting, a group member who is not an admin subscribing.
+	api.PushText(reader, 2, "Reader", "/post Lashio has fallen", 0)
+	waitFor(2, "Only moderators can use /post")
+	api.PushText(newsroom, 2, "Reader", "/subscribe all", 0)
+	waitFor(newsroom.ID, "Only chat managers can use /subscribe")
+
+	// A follower subscribes to Lashio and gets the next Lashio post pushed.
+	api.PushText(follower, 3, "Follower", "/subscribe town Lashio", 0)
+	waitFor(3, "Subscribed")
+	api.PushText(admin, 1, "Admin", "/post claim:TNLA Fighting on the outskirts of Lashio", 0)
+	push := waitFor(3, "Fighting on the outskirts of Lashio")
+	if push.Method != "sendMessage" {
+		t.Fatalf("push = %+v", push)
+	}
+	api.PushText(admin, 1, "Admin", "/retract 2 the clashes were near Hsenwi", 0)
+	edit := waitFor(3, "RETRACTED")
+	if edit.Method != "editMessageText" || edit.MessageID != push.MessageID || !strings.Contains(edit.Text, "the clashes were near Hsenwi") {
+		t.Fatalf("the pushed message was not edited: %+v", edit)
+	}
+
+	// A crash after handling a /post but before its update was confirmed: the Bot API
+	// delivers it again, and it is not posted twice.
+	upd, _ := api.PushText(admin, 1, "Admin", "/post Muse border gate closed", 0)
+	waitFor(1, "Posted #3")
+	if err := api.Wait(ctx, func(_ []telegramtest.Message, confirmed int64) bool { return confirmed > int64(upd) }); err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	st, err := store.Open(ctx, db, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetCursor(ctx, "telegram", int64(upd)); err != nil { // as if the offset had not been stored
+		t.Fatal(err)
+	}
+	_ = st.Close()
+	serveTelegram(t, api, db)
+	waitFor(1, "Posted #3 (already posted")
+	api.PushText(admin, 1, "Admin", "/latest 5", 0)
+	latest := waitFor(1, "Latest 3")
+	if strings.Count(latest.Text, "Muse border gate closed") != 1 {
+		t.Errorf("the re-delivered /post was posted twice:\n%s", latest.Text)
+	}
+	if strings.Contains(logs.String(), api.Token) {
+		t.Error("the token appears in the logs")
+	}
+}
