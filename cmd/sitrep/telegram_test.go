@@ -26,7 +26,9 @@ func serveTelegram(t *testing.T, api *telegramtest.Server, db string) (stop func
 	ctx, cancel := context.WithCancel(t.Context())
 	logs = &bytes.Buffer{}
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"serve"}, nil, &bytes.Buffer{}, logs, func(k string) string { return env[k] }) }()
+	go func() {
+		done <- run(ctx, []string{"serve"}, nil, &bytes.Buffer{}, logs, func(k string) string { return env[k] })
+	}()
 	stopped := false
 	stop = func() {
 		if stopped {
