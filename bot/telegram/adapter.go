@@ -288,6 +288,17 @@ func (a *Adapter) handleMessage(ctx context.Context, m *tgbotapi.Message, thread
 	case m.SenderChat != nil:
 		req.User = bot.Identity{Platform: Platform, UserID: strconv.FormatInt(m.SenderChat.ID, 10), Name: m.SenderChat.Title}
 	}
+	// From a private chat, an administrator of a broadcast channel manages the
+	// channel's subscriptions: "/subscribe @channel town Lashio".
+	if kind == bot.Private && a.roles[name] == bot.ChatManager && strings.HasPrefix(args, "@") && m.From != nil {
+		if problem := a.actForChannel(ctx, req, m.From.ID); problem != "" {
+			if _, err := a.send(ctx, m.Chat.ID, 0, 0, bot.Errorf("%s", problem), nil); err != nil {
+				a.log.WarnContext(ctx, "answer failed", "chat", m.Chat.ID, "err", redact(err, a.cfg.Token))
+			}
+			return
+		}
+		channel = true
+	}
 	// Only administrators can post in a channel; in a group, ask Telegram, but only
 	// for the commands that need it.
 	switch {
@@ -308,9 +319,30 @@ func (a *Adapter) handleMessage(ctx context.Context, m *tgbotapi.Message, thread
 	if kind != bot.Private && !channel {
 		replyTo = m.MessageID
 	}
+	if kind == bot.Private {
+		thread = 0 // the answer to a channel's administrator goes to the private chat
+	}
 	if _, err := a.send(ctx, m.Chat.ID, thread, replyTo, reply, nil); err != nil {
 		a.log.WarnContext(ctx, "answer failed", "chat", m.Chat.ID, "command", name, "err", redact(err, a.cfg.Token))
 	}
+}
+
+// actForChannel points a private request at the channel its text starts with, after
+// checking that the channel exists, that the bot can see it, and that the user
+// administers it. It returns a message for the user when it cannot.
+func (a *Adapter) actForChannel(ctx context.Context, req *bot.Request, userID int64) string {
+	handle, rest, _ := strings.Cut(req.Text, " ")
+	ch, err := a.api.GetChat(tgbotapi.ChatInfoConfig{ChatConfig: tgbotapi.ChatConfig{SuperGroupUsername: handle}})
+	if err != nil || ch.Type != "channel" {
+		return fmt.Sprintf("I cannot find the channel %s. Add me to it as an administrator, then try again.", handle)
+	}
+	if !a.isAdmin(ctx, ch.ID, userID) {
+		return fmt.Sprintf("Only administrators of %s can manage its subscriptions.", handle)
+	}
+	req.Chat = bot.Chat{Platform: Platform, ID: chatRef(ch.ID, 0), Kind: bot.Channel, Title: ch.Title}
+	req.Text = strings.TrimSpace(rest)
+	req.ChatManager = true
+	return ""
 }
 
 // isAdmin asks Telegram whether a user administers a chat, trusting the answer for

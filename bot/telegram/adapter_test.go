@@ -213,3 +213,27 @@ func TestSenderClassifiesBotAPIErrors(t *testing.T) {
 		t.Errorf("push %+v, edit %+v", push, edit)
 	}
 }
+
+func TestChannelAdministratorSubscribesFromPrivateChat(t *testing.T) {
+	api, _, _ := startAdapter(t, echo)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	api.AddChat("@outlet", channel)
+	api.SetMember(channel.ID, 5, "administrator")
+	api.PushText(private, 5, "Editor", "/subscribe @outlet town Lashio", 0)
+	api.PushText(private, 6, "Stranger", "/subscribe @outlet all", 0)
+	api.PushText(private, 5, "Editor", "/subscribe @nosuchchannel all", 0)
+	sent, err := api.WaitSent(ctx, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{
+		"subscribe|town Lashio|chat=-100900|mgr=true",
+		"Only administrators of @outlet",
+		"I cannot find the channel @nosuchchannel",
+	} {
+		if sent[i].ChatID != private.ID || !strings.Contains(sent[i].Text, want) {
+			t.Errorf("answer %d = %+v, want %q in the private chat", i, sent[i], want)
+		}
+	}
+}

@@ -57,6 +57,7 @@ type Server struct {
 	sent     []Message
 	commands string
 	members  map[string]string
+	chats    map[string]Chat // by @username
 	failures map[string][]Failure
 	calls    map[string]int
 	changed  chan struct{}
@@ -66,7 +67,7 @@ type Server struct {
 
 // NewServer starts a fake Bot API for token, stopped when the test ends.
 func NewServer(tb testing.TB, token string) *Server {
-	s := &Server{Token: token, nextID: 1, nextMsg: 100, members: map[string]string{}, failures: map[string][]Failure{},
+	s := &Server{Token: token, nextID: 1, nextMsg: 100, members: map[string]string{}, chats: map[string]Chat{}, failures: map[string][]Failure{},
 		calls: map[string]int{}, changed: make(chan struct{}), stop: make(chan struct{})}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	tb.Cleanup(s.Close)
@@ -145,6 +146,13 @@ func (s *Server) SetMember(chatID, userID int64, status string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.members[fmt.Sprintf("%d:%d", chatID, userID)] = status
+}
+
+// AddChat makes a chat known to getChat by its @username.
+func (s *Server) AddChat(username string, c Chat) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.chats[username] = c
 }
 
 // Fail makes the next call of method answer f.
@@ -261,6 +269,16 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		uid, _ := strconv.ParseInt(r.Form.Get("user_id"), 10, 64)
 		answer(w, map[string]any{"user": map[string]any{"id": uid, "first_name": "u"}, "status": status})
+	case "getChat":
+		s.mu.Lock()
+		c, ok := s.chats[r.Form.Get("chat_id")]
+		s.mu.Unlock()
+		if !ok {
+			w.WriteHeader(http.StatusBadRequest)
+			_ = json.NewEncoder(w).Encode(map[string]any{"ok": false, "error_code": 400, "description": "Bad Request: chat not found"})
+			return
+		}
+		answer(w, map[string]any{"id": c.ID, "type": c.Type, "title": c.Title})
 	case "answerCallbackQuery", "answerInlineQuery", "setWebhook", "deleteWebhook":
 		answer(w, true)
 	default:
