@@ -104,9 +104,13 @@ func redact(err error, token string) error {
 	return errors.New(strings.ReplaceAll(err.Error(), token, "<token>"))
 }
 
-// Run registers the command menu and handles updates until ctx ends.
+// Run long-polls for updates and handles them until ctx ends. A webhook left from an
+// earlier webhook-mode run is removed first: Telegram refuses getUpdates while one is
+// set.
 func (a *Adapter) Run(ctx context.Context) error {
-	a.registerCommands()
+	if _, err := a.api.MakeRequest("deleteWebhook", nil); err != nil {
+		a.log.WarnContext(ctx, "deleteWebhook failed", "err", redact(err, a.cfg.Token))
+	}
 	offset, err := a.cfg.Cursor.Cursor(ctx, Platform)
 	if err != nil {
 		return fmt.Errorf("telegram: read update offset: %w", err)
@@ -146,8 +150,9 @@ func (a *Adapter) Run(ctx context.Context) error {
 	return nil
 }
 
-// registerCommands describes everyone's commands to Telegram; a failure is logged.
-func (a *Adapter) registerCommands() {
+// RegisterCommands describes everyone's commands to Telegram's command menu
+// (setMyCommands, sent with Request); a failure is logged, not fatal.
+func (a *Adapter) RegisterCommands() {
 	var cmds []tgbotapi.BotCommand
 	for _, c := range a.cfg.Commands {
 		if c.Role != bot.Everyone {

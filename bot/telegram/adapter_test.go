@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -64,6 +66,7 @@ func startAdapter(t *testing.T, h bot.Handler) (*telegramtest.Server, *Adapter, 
 	if err != nil {
 		t.Fatal(err)
 	}
+	a.RegisterCommands()
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
 	go func() { _ = a.Run(ctx); close(done) }()
@@ -235,5 +238,42 @@ func TestChannelAdministratorSubscribesFromPrivateChat(t *testing.T) {
 		if sent[i].ChatID != private.ID || !strings.Contains(sent[i].Text, want) {
 			t.Errorf("answer %d = %+v, want %q in the private chat", i, sent[i], want)
 		}
+	}
+}
+
+func TestWebhookChecksTheSecret(t *testing.T) {
+	api := telegramtest.NewServer(t, "123:secret-token")
+	a, err := New(t.Context(), Config{Token: api.Token, Endpoint: api.Endpoint(), Cursor: &memCursor{}}, echo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.SetWebhook("https://bot.example.org/telegram", "s3cret"); err != nil {
+		t.Fatal(err)
+	}
+	if got := api.Param("setWebhook", "secret_token"); got != "s3cret" {
+		t.Fatalf("setWebhook secret_token = %q", got)
+	}
+	srv := httptest.NewServer(a.Webhook(t.Context(), "s3cret"))
+	defer srv.Close()
+	update := `{"update_id":9,"message":{"message_id":5,"date":1,"text":"/town Lashio","chat":{"id":42,"type":"private"},"from":{"id":5,"first_name":"A"}}}`
+	for _, tc := range []struct {
+		secret string
+		code   int
+	}{{"", 403}, {"wrong", 403}, {"s3cret", 200}} {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(update))
+		if tc.secret != "" {
+			req.Header.Set("X-Telegram-Bot-Api-Secret-Token", tc.secret)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.code {
+			t.Errorf("secret %q: status %d, want %d", tc.secret, resp.StatusCode, tc.code)
+		}
+	}
+	if sent := api.Sent(); len(sent) != 1 || !strings.Contains(sent[0].Text, "town|Lashio") {
+		t.Fatalf("sent %+v, want one answer to the one good request", sent)
 	}
 }

@@ -16,12 +16,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"os/user"
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 	_ "time/tzdata" // Myanmar time in a minimal container
 
 	"github.com/sitrep-bot/sitrep/bot"
@@ -70,6 +73,7 @@ type config struct {
 	Admins      []string
 	LogLevel    string
 	ConsoleRate float64 // pushed messages a second in the console; 0 is unlimited
+	HTTPAddr    string  // health and webhooks (SITREP_HTTP_ADDR)
 	// Delivery limits per platform: the platforms' documented limits, changed by
 	// SITREP_TELEGRAM_LIMITS and SITREP_DISCORD_LIMITS ("global=25/s,group=20/min").
 	TelegramLimits, DiscordLimits bot.Limits
@@ -84,6 +88,7 @@ func loadConfig(name string, args []string, stderr io.Writer, getenv func(string
 	if v := getenv("SITREP_DB"); v != "" {
 		cfg.DB = v
 	}
+	cfg.HTTPAddr = getenv("SITREP_HTTP_ADDR")
 	if v := getenv("SITREP_LOG_LEVEL"); v != "" {
 		cfg.LogLevel = v
 	}
@@ -317,11 +322,71 @@ func runServe(ctx context.Context, cfg config, getenv func(string) string, log *
 		return fmt.Errorf("serve: %w", err)
 	}
 	disp = bot.NewDispatcher(tg, outbox{st}, set.RenderDelivery, bot.DispatcherConfig{Logger: log})
-	log.Info("serving", "telegram", "@"+tg.Username(), "db", cfg.DB, "admins", len(cfg.Admins))
-	errs := make(chan error, 2)
-	go func() { errs <- tg.Run(ctx) }()
-	go func() { errs <- disp.Run(ctx) }()
-	err = errors.Join(<-errs, <-errs)
+	tg.RegisterCommands()
+
+	var tasks []func(context.Context) error
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	if hook := getenv("SITREP_TELEGRAM_WEBHOOK_URL"); hook != "" {
+		secretToken, err := secret(getenv, "SITREP_TELEGRAM_WEBHOOK_SECRET")
+		if err != nil {
+			return err
+		}
+		u, err := url.Parse(hook)
+		switch {
+		case err != nil || u.Scheme != "https" || u.Host == "":
+			return fmt.Errorf("SITREP_TELEGRAM_WEBHOOK_URL %q: want an https URL", hook)
+		case secretToken == "":
+			return errors.New("SITREP_TELEGRAM_WEBHOOK_URL needs SITREP_TELEGRAM_WEBHOOK_SECRET")
+		case cfg.HTTPAddr == "":
+			return errors.New("SITREP_TELEGRAM_WEBHOOK_URL needs SITREP_HTTP_ADDR to listen on")
+		}
+		mux.Handle("POST "+cmpOr(u.Path, "/"), tg.Webhook(ctx, secretToken))
+		if err := tg.SetWebhook(hook, secretToken); err != nil {
+			return err
+		}
+	} else {
+		tasks = append(tasks, tg.Run)
+	}
+	tasks = append(tasks, disp.Run)
+	if cfg.HTTPAddr != "" {
+		srv := &http.Server{Addr: cfg.HTTPAddr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		tasks = append(tasks, func(ctx context.Context) error { return serveHTTP(ctx, srv) })
+	}
+	log.Info("serving", "telegram", "@"+tg.Username(), "db", cfg.DB, "admins", len(cfg.Admins), "http", cfg.HTTPAddr)
+	errs := make(chan error, len(tasks))
+	for _, task := range tasks {
+		go func() { errs <- task(ctx) }()
+	}
+	var all []error
+	for range tasks {
+		all = append(all, <-errs)
+	}
 	log.Info("stopped")
-	return err
+	return errors.Join(all...)
+}
+
+// cmpOr returns a unless it is empty, else b.
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// serveHTTP runs srv until ctx ends, then shuts it down gracefully.
+func serveHTTP(ctx context.Context, srv *http.Server) error {
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http %s: %w", srv.Addr, err)
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil {
+		return fmt.Errorf("http shutdown: %w", err)
+	}
+	return nil
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"net"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -134,5 +136,73 @@ func TestTelegramStory(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), api.Token) {
 		t.Error("the token appears in the logs")
+	}
+}
+
+func TestTelegramWebhookMode(t *testing.T) {
+	api := telegramtest.NewServer(t, "4242:AAE-not-a-real-token")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	_ = l.Close()
+	env := map[string]string{
+		"SITREP_DB":                      filepath.Join(t.TempDir(), "sitrep.db"),
+		"SITREP_TELEGRAM_TOKEN":          api.Token,
+		"SITREP_TELEGRAM_API_ENDPOINT":   api.Endpoint(),
+		"SITREP_TELEGRAM_WEBHOOK_URL":    "https://bot.example.org/tg/hook",
+		"SITREP_TELEGRAM_WEBHOOK_SECRET": "s3cret",
+		"SITREP_HTTP_ADDR":               addr,
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- run(runCtx, []string{"serve"}, nil, &bytes.Buffer{}, &bytes.Buffer{}, func(k string) string { return env[k] })
+	}()
+	defer func() { stop(); <-done }()
+
+	// Wait until it listens.
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("serve never listened: %v", err)
+		case <-tick.C:
+		}
+	}
+	if got := api.Param("setWebhook", "secret_token"); got != "s3cret" || api.Param("setWebhook", "url") != env["SITREP_TELEGRAM_WEBHOOK_URL"] {
+		t.Fatalf("setWebhook got url %q secret %q", api.Param("setWebhook", "url"), got)
+	}
+	post := func(secret string) int {
+		body := `{"update_id":1,"message":{"message_id":5,"date":1,"text":"/town Lashio","chat":{"id":42,"type":"private"},"from":{"id":5,"first_name":"A"}}}`
+		req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/tg/hook", strings.NewReader(body))
+		req.Header.Set("X-Telegram-Bot-Api-Secret-Token", secret)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := post("guess"); code != http.StatusForbidden {
+		t.Fatalf("wrong secret: %d", code)
+	}
+	if code := post("s3cret"); code != http.StatusOK {
+		t.Fatalf("right secret: %d", code)
+	}
+	if sent := api.Sent(); len(sent) != 1 || !strings.Contains(sent[0].Text, "Lashio") {
+		t.Fatalf("sent %+v", sent)
+	}
+	if api.Calls("getUpdates") != 0 {
+		t.Fatal("polled although a webhook is set")
 	}
 }

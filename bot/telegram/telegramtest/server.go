@@ -60,6 +60,7 @@ type Server struct {
 	chats    map[string]Chat // by @username
 	failures map[string][]Failure
 	calls    map[string]int
+	params   map[string]map[string]string // method → its last parameters
 	changed  chan struct{}
 	stop     chan struct{}
 	stopOnce sync.Once
@@ -68,7 +69,7 @@ type Server struct {
 // NewServer starts a fake Bot API for token, stopped when the test ends.
 func NewServer(tb testing.TB, token string) *Server {
 	s := &Server{Token: token, nextID: 1, nextMsg: 100, members: map[string]string{}, chats: map[string]Chat{}, failures: map[string][]Failure{},
-		calls: map[string]int{}, changed: make(chan struct{}), stop: make(chan struct{})}
+		calls: map[string]int{}, params: map[string]map[string]string{}, changed: make(chan struct{}), stop: make(chan struct{})}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	tb.Cleanup(s.Close)
 	return s
@@ -176,6 +177,13 @@ func (s *Server) Calls(method string) int {
 	return s.calls[method]
 }
 
+// Param returns a parameter of the last call of method.
+func (s *Server) Param(method, name string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.params[method][name]
+}
+
 // Commands returns the last setMyCommands commands, as JSON.
 func (s *Server) Commands() string {
 	s.mu.Lock()
@@ -231,6 +239,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	_ = r.ParseForm()
 	s.mu.Lock()
 	s.calls[method]++
+	last := map[string]string{}
+	for k := range r.Form {
+		last[k] = r.Form.Get(k)
+	}
+	s.params[method] = last
 	if q := s.failures[method]; len(q) > 0 {
 		f := q[0]
 		s.failures[method] = q[1:]
