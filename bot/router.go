@@ -128,3 +128,9 @@ func (r *Router) Serve(ctx context.Context, req *Request) Reply {
 	}
 	return h.Serve(ctx, req)
 }
+
+// Completer suggests names for a parameter as a user types them (Discord autocomplete,
+// Telegram inline queries).
+type Completer interface {
+	Complete(ctx context.Context, kind ParamKind, prefix string, limit int) []string
+}

@@ -203,3 +203,20 @@ func (s *Set) about(ctx context.Context, _ *bot.Request, _ args) (bot.Reply, err
 		},
 	}, nil
 }
+
+// Complete suggests town or group names (names, aliases and Burmese names) that start
+// with prefix, for autocomplete and inline queries.
+func (s *Set) Complete(ctx context.Context, kind bot.ParamKind, prefix string, limit int) []string {
+	k := store.KindTown
+	if kind == bot.GroupName {
+		k = store.KindGroup
+	} else if kind != bot.Town {
+		return nil
+	}
+	names, err := s.store.Names(ctx, k, prefix, limit)
+	if err != nil {
+		s.log.ErrorContext(ctx, "complete names", "err", err)
+		return nil
+	}
+	return names
+}

@@ -39,6 +39,7 @@ type Config struct {
 	Limits      bot.Limits    // zero: bot.TelegramLimits()
 	Cursor      Cursor
 	Commands    []bot.Command // described to Telegram with setMyCommands
+	Completer   bot.Completer // names for inline queries; nil answers exact names only
 	Logger      *slog.Logger
 	AdminTTL    time.Duration // how long a getChatMember answer is trusted (1m)
 }
@@ -228,6 +229,8 @@ func (a *Adapter) HandleUpdate(ctx context.Context, raw json.RawMessage) int64 {
 		a.handleMessage(ctx, u.Message, thread, false)
 	case u.ChannelPost != nil:
 		a.handleMessage(ctx, u.ChannelPost, 0, true)
+	case u.InlineQuery != nil:
+		a.handleInline(ctx, u.InlineQuery)
 	}
 	return int64(u.UpdateID)
 }

@@ -316,7 +316,7 @@ func runServe(ctx context.Context, cfg config, getenv func(string) string, log *
 	set := commands.New(st, commands.Options{Admins: cfg.Admins, Logger: log, Enqueued: func() { disp.Wake() }})
 	tg, err := telegram.New(ctx, telegram.Config{
 		Token: tgToken, Endpoint: getenv("SITREP_TELEGRAM_API_ENDPOINT"), Limits: cfg.TelegramLimits,
-		Cursor: st, Commands: set.Router().Commands(), Logger: log,
+		Cursor: st, Commands: set.Router().Commands(), Completer: set, Logger: log,
 	}, set)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)

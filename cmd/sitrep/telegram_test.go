@@ -91,6 +91,18 @@ func TestTelegramStory(t *testing.T) {
 	api.PushText(reader, 2, "Reader", "/claims Kokang", 0)
 	waitFor(2, "Claims by MNDAA")
 
+	// Inline mode: "@sitrep_bot Hseni" in any chat offers Theinni's card.
+	api.PushInline(2, "Hseni")
+	if err := api.Wait(ctx, func(sent []telegramtest.Message, _ int64) bool {
+		return len(sent) > 0 && sent[len(sent)-1].Method == "answerInlineQuery"
+	}); err != nil {
+		t.Fatal(err)
+	}
+	inline := api.Sent()[len(api.Sent())-1].Text
+	if !strings.Contains(inline, `"title":"Hsenwi · သိန္နီ"`) || !strings.Contains(inline, "also Theinni") || !strings.Contains(inline, `"parse_mode":"HTML"`) {
+		t.Errorf("inline answer for Hseni: %s", inline)
+	}
+
 	// Refusals: a reader posting, a group member who is not an admin subscribing.
 	api.PushText(reader, 2, "Reader", "/post Lashio has fallen", 0)
 	waitFor(2, "Only moderators can use /post")

@@ -142,6 +142,14 @@ func (s *Server) PushText(chat Chat, userID int64, name, text string, thread int
 	return s.Push(map[string]any{key: msg}), msgID
 }
 
+// PushInline queues an inline query from a user and returns the update id.
+func (s *Server) PushInline(userID int64, query string) int {
+	return s.Push(map[string]any{"inline_query": map[string]any{
+		"id": "q" + strconv.Itoa(int(userID)), "query": query, "offset": "",
+		"from": map[string]any{"id": userID, "is_bot": false, "first_name": "Reader"},
+	}})
+}
+
 // SetMember sets a user's status in a chat for getChatMember ("administrator", ...).
 func (s *Server) SetMember(chatID, userID int64, status string) {
 	s.mu.Lock()
@@ -292,7 +300,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		answer(w, map[string]any{"id": c.ID, "type": c.Type, "title": c.Title})
-	case "answerCallbackQuery", "answerInlineQuery", "setWebhook", "deleteWebhook":
+	case "answerInlineQuery":
+		s.mu.Lock()
+		s.sent = append(s.sent, Message{Method: method, Text: r.Form.Get("results")})
+		s.notify()
+		s.mu.Unlock()
+		answer(w, true)
+	case "answerCallbackQuery", "setWebhook", "deleteWebhook":
 		answer(w, true)
 	default:
 		w.WriteHeader(http.StatusNotFound)
