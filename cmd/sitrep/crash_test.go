@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -34,7 +35,7 @@ var (
 // pushes runs the binary's console on db with no input, so that it only drains the
 // outbox and exits, unless it is killed after killAfter (0: never). It returns the
 // (chat, update) pairs it printed and whether it was killed.
-func pushes(t *testing.T, bin, db string, killAfter time.Duration) ([][2]string, bool) {
+func pushes(t *testing.T, bin, db string, killAfter time.Duration) ([][2]string, bool, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
@@ -54,9 +55,11 @@ func pushes(t *testing.T, bin, db string, killAfter time.Duration) ([][2]string,
 		timer = time.AfterFunc(killAfter, func() { killed <- cmd.Process.Kill() == nil })
 	}
 	var got [][2]string
+	var raw strings.Builder
 	chat := ""
 	sc := bufio.NewScanner(out)
 	for sc.Scan() {
+		raw.WriteString(sc.Text() + "\n")
 		if m := pushHead.FindStringSubmatch(sc.Text()); m != nil {
 			chat = m[1]
 		} else if m := pushBody.FindStringSubmatch(sc.Text()); m != nil && chat != "" {
@@ -64,17 +67,20 @@ func pushes(t *testing.T, bin, db string, killAfter time.Duration) ([][2]string,
 			chat = ""
 		}
 	}
+	if err := sc.Err(); err != nil {
+		t.Fatalf("read pushes: %v", err)
+	}
 	err = cmd.Wait()
 	if timer != nil && !timer.Stop() {
 		// The kill fired (its result may still be on its way): this run was killed
 		// if the kill found the process alive.
 		k := <-killed
-		return got, k && err != nil
+		return got, k && err != nil, raw.String()
 	}
 	if err != nil {
 		t.Fatalf("console run: %v", err)
 	}
-	return got, false
+	return got, false, raw.String()
 }
 
 // TestKillDuringFanOutLosesNothing starts the real binary on a store with many
@@ -112,13 +118,15 @@ func TestKillDuringFanOutLosesNothing(t *testing.T) {
 	dupes := map[[2]string]int{} // (run, chat) → duplicates its kill caused
 	lastRun := map[[2]string]int{}
 	kills := 0
+	var outputs []string
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	for run := 0; ; run++ {
 		var delay time.Duration
 		if kills < 20 {
 			delay = time.Duration(20+rng.IntN(200)) * time.Millisecond
 		}
-		got, wasKilled := pushes(t, bin, db, delay)
+		got, wasKilled, raw := pushes(t, bin, db, delay)
+		outputs = append(outputs, raw)
 		for _, p := range got {
 			seen[p]++
 			// A repeat is caused by the kill of the run that printed it last time.
@@ -162,7 +170,14 @@ func TestKillDuringFanOutLosesNothing(t *testing.T) {
 		for _, d := range ds {
 			p := [2]string{d.Chat.ID, strconv.FormatUint(id, 10)}
 			if d.State != store.Sent || seen[p] == 0 {
-				t.Fatalf("delivery %d (update %d to %s) is %s and was printed %d times", d.ID, id, d.Chat.ID, d.State, seen[p])
+				for r, out := range outputs {
+					for _, line := range strings.Split(out, "\n") {
+						if strings.Contains(line, d.Chat.ID) {
+							t.Logf("run %d: %s", r, line)
+						}
+					}
+				}
+				t.Fatalf("delivery %d (update %d to %s) is %s (ref %s, %d attempts, %v) and was printed %d times", d.ID, id, d.Chat.ID, d.State, d.Ref, d.Attempts, d.Done, seen[p])
 			}
 		}
 	}

@@ -5,8 +5,11 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -14,32 +17,33 @@ import (
 	"github.com/sitrep-bot/sitrep/store"
 )
 
-// serveTelegram runs `sitrep serve` in-process against a fake Bot API, configured
-// only by environment variables, until the returned stop is called.
-func serveTelegram(t *testing.T, api *telegramtest.Server, db string) (stop func(), logs *bytes.Buffer) {
+// serveTelegram starts the real sitrep binary as `sitrep serve` against a fake Bot
+// API, configured only by environment variables as an operator would, until the
+// returned stop sends it SIGTERM.
+func serveTelegram(t *testing.T, bin string, api *telegramtest.Server, db string) (stop func(), logs *bytes.Buffer) {
 	t.Helper()
-	env := map[string]string{
-		"SITREP_DB":                    db,
-		"SITREP_ADMINS":                "telegram:1",
-		"SITREP_TELEGRAM_TOKEN":        api.Token,
-		"SITREP_TELEGRAM_API_ENDPOINT": api.Endpoint(),
-		"SITREP_LOG_LEVEL":             "debug",
-	}
-	ctx, cancel := context.WithCancel(t.Context())
+	cmd := exec.Command(bin, "serve")
+	cmd.Env = append(os.Environ(),
+		"SITREP_DB="+db,
+		"SITREP_ADMINS=telegram:1",
+		"SITREP_TELEGRAM_TOKEN="+api.Token,
+		"SITREP_TELEGRAM_API_ENDPOINT="+api.Endpoint(),
+		"SITREP_LOG_LEVEL=debug",
+	)
 	logs = &bytes.Buffer{}
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"serve"}, nil, &bytes.Buffer{}, logs, func(k string) string { return env[k] })
-	}()
+	cmd.Stderr = logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
 	stopped := false
 	stop = func() {
 		if stopped {
 			return
 		}
 		stopped = true
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("serve: %v\n%s", err, logs)
 		}
 	}
 	t.Cleanup(stop)
@@ -56,10 +60,16 @@ func lastTo(sent []telegramtest.Message, chat int64, want string) (telegramtest.
 	return telegramtest.Message{}, false
 }
 
+// TestTelegramStory builds the real binary, serves the fake Bot API with it and plays
+// one story end to end.
 func TestTelegramStory(t *testing.T) {
 	api := telegramtest.NewServer(t, "4242:AAE-not-a-real-token")
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildBinary(t)
 	db := filepath.Join(t.TempDir(), "sitrep.db")
-	stop, logs := serveTelegram(t, api, db)
+	stop, logs := serveTelegram(t, bin, api, db)
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
 	admin := telegramtest.Chat{ID: 1, Type: "private"}
@@ -131,6 +141,7 @@ func TestTelegramStory(t *testing.T) {
 		t.Fatal(err)
 	}
 	stop()
+	firstLogs := logs.String()
 	st, err := store.Open(ctx, db, store.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -139,15 +150,21 @@ func TestTelegramStory(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = st.Close()
-	serveTelegram(t, api, db)
+	stop, logs = serveTelegram(t, bin, api, db)
 	waitFor(1, "Posted #3 (already posted")
 	api.PushText(admin, 1, "Admin", "/latest 5", 0)
 	latest := waitFor(1, "Latest 3")
 	if strings.Count(latest.Text, "Muse border gate closed") != 1 {
 		t.Errorf("the re-delivered /post was posted twice:\n%s", latest.Text)
 	}
-	if strings.Contains(logs.String(), api.Token) {
-		t.Error("the token appears in the logs")
+	stop()
+	for _, l := range []string{firstLogs, logs.String()} {
+		if strings.Contains(l, api.Token) || strings.Contains(l, "AAE-not") {
+			t.Error("the token appears in the logs")
+		}
+		if !strings.Contains(l, `"msg":"serving"`) {
+			t.Errorf("no structured start-up line in the logs:\n%s", l)
+		}
 	}
 }
 
