@@ -61,6 +61,8 @@ type Server struct {
 	failures map[string][]Failure
 	calls    map[string]int
 	params   map[string]map[string]string // method → its last parameters
+	discard  bool                         // count sent messages without keeping them (benchmarks)
+	nextSent int
 	changed  chan struct{}
 	stop     chan struct{}
 	stopOnce sync.Once
@@ -169,6 +171,37 @@ func (s *Server) Fail(method string, f Failure) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.failures[method] = append(s.failures[method], f)
+}
+
+// Discard makes the server count sent messages instead of keeping them.
+func (s *Server) Discard() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.discard = true
+}
+
+// Count returns how many messages were sent while discarding.
+func (s *Server) Count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.nextSent
+}
+
+// WaitCount waits until at least n messages were sent while discarding.
+func (s *Server) WaitCount(ctx context.Context, n int) error {
+	for {
+		s.mu.Lock()
+		ok, ch := s.nextSent >= n, s.changed
+		s.mu.Unlock()
+		if ok {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("fake Bot API: %w", ctx.Err())
+		}
+	}
 }
 
 // Sent returns what the bot sent and edited so far, in order.
@@ -319,6 +352,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 func (s *Server) getUpdates(w http.ResponseWriter, r *http.Request) {
 	offset, _ := strconv.ParseInt(r.Form.Get("offset"), 10, 64)
 	timeout, _ := strconv.Atoi(r.Form.Get("timeout"))
+	limit, _ := strconv.Atoi(r.Form.Get("limit"))
+	if limit <= 0 || limit > 100 {
+		limit = 100 // as Telegram
+	}
 	deadline := time.NewTimer(time.Duration(timeout) * time.Second)
 	defer deadline.Stop()
 	for {
@@ -328,10 +365,8 @@ func (s *Server) getUpdates(w http.ResponseWriter, r *http.Request) {
 			s.notify()
 		}
 		var out []json.RawMessage
-		for i, u := range s.updates {
-			if int64(i+1) >= offset {
-				out = append(out, u)
-			}
+		for i := max(offset-1, 0); i < int64(len(s.updates)) && len(out) < limit; i++ {
+			out = append(out, s.updates[i])
 		}
 		ch := s.changed
 		s.mu.Unlock()
@@ -363,6 +398,13 @@ func (s *Server) record(w http.ResponseWriter, r *http.Request, method string) {
 	if method == "sendMessage" {
 		s.nextMsg++
 		msgID = s.nextMsg
+	}
+	if s.discard {
+		s.nextSent++
+		s.notify()
+		s.mu.Unlock()
+		answer(w, map[string]any{"message_id": msgID, "date": 0, "chat": map[string]any{"id": chatID, "type": "private"}})
+		return
 	}
 	m := Message{Method: method, ChatID: chatID, Thread: thread, MessageID: msgID, Text: r.Form.Get("text"), ReplyTo: replyTo,
 		Silent: r.Form.Get("disable_notification") == "true", ParseMode: r.Form.Get("parse_mode"), Markup: r.Form.Get("reply_markup")}

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/sitrep-bot/sitrep/bot"
+	"github.com/sitrep-bot/sitrep/bot/telegram"
+	"github.com/sitrep-bot/sitrep/bot/telegram/telegramtest"
+	"github.com/sitrep-bot/sitrep/commands"
+	"github.com/sitrep-bot/sitrep/store"
+)
+
+// fillStore imports n synthetic updates spread over the gazetteer.
+func fillStore(tb testing.TB, path string, n int) {
+	tb.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, path, store.Options{NoSync: true})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer st.Close()
+	towns, _ := st.Towns(ctx)
+	groups, _ := st.Groups(ctx)
+	start := time.Date(2023, 10, 27, 0, 0, 0, 0, time.UTC)
+	batch := make([]store.Update, 0, 20_000)
+	for id := 1; id <= n; id++ {
+		t, g := towns[id%len(towns)], groups[id%len(groups)]
+		batch = append(batch, store.Update{ID: uint64(id), Text: fmt.Sprintf("Report %d: fighting near %s, claimed by %s", id, t.Name, g.Name),
+			Towns: []string{t.ID}, Groups: []string{g.ID}, Claimant: g.ID, Status: store.Unverified, Precision: store.Day,
+			Happened: start.Add(time.Duration(id) * time.Minute), Posted: start.Add(time.Duration(id) * time.Minute),
+			Source: store.Source{Name: "Irrawaddy"}, Author: store.Author{Platform: "telegram", UserID: "1"}})
+		if len(batch) == cap(batch) || id == n {
+			if _, err := st.Import(ctx, batch); err != nil {
+				tb.Fatal(err)
+			}
+			batch = batch[:0]
+		}
+	}
+}
+
+// BenchmarkTelegramCommands measures commands answered per second through tgbotapi
+// against the fake Bot API: sitrep's handlers on a store of 1,000,000 updates (10,000
+// with -short) against a handler that answers a constant string, and reports both
+// rates and their ratio.
+func BenchmarkTelegramCommands(b *testing.B) {
+	n := 1_000_000
+	if testing.Short() {
+		n = 10_000
+	}
+	db := filepath.Join(b.TempDir(), "sitrep.db")
+	fillStore(b, db, n)
+	st, err := store.Open(context.Background(), db, store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	set := commands.New(st, commands.Options{})
+	constant := bot.HandlerFunc(func(context.Context, *bot.Request) bot.Reply { return bot.Text("ok") })
+	lines := []string{"/town Theinni", "/claims Kokang", "/latest", "/town Laukkaing"}
+	const commandsPerRun = 2000
+
+	rate := func(h bot.Handler) float64 {
+		api := telegramtest.NewServer(b, "9:bench")
+		api.Discard()
+		a, err := telegram.New(context.Background(), telegram.Config{Token: api.Token, Endpoint: api.Endpoint(), PollTimeout: time.Second, Cursor: st}, h)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := st.SetCursor(context.Background(), telegram.Platform, 0); err != nil {
+			b.Fatal(err)
+		}
+		for i := range commandsPerRun {
+			api.PushText(telegramtest.Chat{ID: int64(1000 + i%50), Type: "private"}, int64(1000+i%50), "Reader", lines[i%len(lines)], 0)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		start := time.Now()
+		go func() { _ = a.Run(ctx); close(done) }()
+		wait, stop := context.WithTimeout(ctx, 5*time.Minute)
+		defer stop()
+		if err := api.WaitCount(wait, commandsPerRun); err != nil {
+			b.Fatal(err)
+		}
+		elapsed := time.Since(start)
+		cancel()
+		<-done
+		return commandsPerRun / elapsed.Seconds()
+	}
+	b.ResetTimer()
+	var base, ours float64
+	for range b.N {
+		base, ours = rate(constant), rate(set)
+	}
+	b.ReportMetric(base, "constant-cmds/s")
+	b.ReportMetric(ours, "sitrep-cmds/s")
+	b.ReportMetric(100*ours/base, "%-of-constant")
+	b.ReportMetric(float64(n), "updates")
+}
