@@ -2,6 +2,7 @@ package commands_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -333,4 +334,30 @@ func TestAliasAndNewTownsFromChat(t *testing.T) {
 	contains(t, "town", f.must(reader, "/town hopang"), "Shan State (North)", "Ho Pang", "#1")
 	contains(t, "claims", f.must(reader, "/claims mdy pdf"), "Claims by MDY-PDF", "#1")
 	f.refused(admin, "/alias Lashio = Theinni", "already the name")
+}
+
+func TestOlderPages(t *testing.T) {
+	f := newFixture(t)
+	for i := range 12 {
+		f.must(admin, fmt.Sprintf("/post claim:MNDAA Report %d from Laukkai", i+1))
+	}
+	r, out := f.ask(reader, "/claims Kokang")
+	if r.More != "claims page:2 mndaa" || !strings.Contains(out, "Report 12") || strings.Contains(out, "Report 7\n") {
+		t.Fatalf("first page: more %q\n%s", r.More, out)
+	}
+	r, out = f.ask(reader, "/"+r.More)
+	if r.More != "claims page:3 mndaa" || !strings.Contains(out, "(page 2)") || !strings.Contains(out, "Report 7") || strings.Contains(out, "Report 8\n") {
+		t.Fatalf("second page: more %q\n%s", r.More, out)
+	}
+	r, out = f.ask(reader, "/"+r.More)
+	if r.More != "" || !strings.Contains(out, "Report 2") {
+		t.Fatalf("last page: more %q\n%s", r.More, out)
+	}
+	if r, _ := f.ask(reader, "/latest 4"); r.More != "latest page:2 4" {
+		t.Fatalf("latest more = %q", r.More)
+	}
+	if r, _ := f.ask(reader, "/town page:2 Laukkai"); r.More != "town page:3 laukkai" {
+		t.Fatalf("town more = %q", r.More)
+	}
+	f.refused(reader, "/latest page:99", "between 1 and 20")
 }

@@ -17,6 +17,35 @@ const (
 	claimsShown   = 5
 )
 
+// pageOf is the page asked for, 1 by default.
+func pageOf(a args) int {
+	if p, err := strconv.Atoi(a.get("page")); err == nil && p > 1 {
+		return p
+	}
+	return 1
+}
+
+// pageLabel marks an older page in a title.
+func pageLabel(page int) string {
+	if page == 1 {
+		return ""
+	}
+	return fmt.Sprintf(" (page %d)", page)
+}
+
+// more is the command line for the next page, when the page was full and may not be
+// the last: "claims page:2 mndaa" (the page comes first: it is a keyed argument).
+func more(page int, full bool, command string, args ...string) string {
+	if !full || page >= maxPages {
+		return ""
+	}
+	line := strings.Join(append([]string{command, fmt.Sprintf("page:%d", page+1)}, args...), " ")
+	if len(line) > 64 {
+		return "" // too long for a Telegram button
+	}
+	return line
+}
+
 // footer reminds readers how to read the labels.
 const footer = "Claims are unverified unless marked [CONFIRMED]."
 
@@ -26,14 +55,16 @@ func (s *Set) latest(ctx context.Context, _ *bot.Request, a args) (bot.Reply, er
 	if a.has("n") {
 		n, _ = strconv.Atoi(a.get("n"))
 	}
-	updates, err := s.store.Latest(ctx, n)
+	page := pageOf(a)
+	updates, err := s.store.LatestPage(ctx, (page-1)*n, n)
 	if err != nil {
 		return bot.Reply{}, err
 	}
 	if len(updates) == 0 {
 		return bot.Text("No updates yet."), nil
 	}
-	r := bot.Reply{Title: fmt.Sprintf("Latest %d, %s", len(updates), s.freshness(updates))}
+	r := bot.Reply{Title: fmt.Sprintf("Latest %d, %s", len(updates), s.freshness(updates)) + pageLabel(page)}
+	r.More = more(page, len(updates) == n, "latest", strconv.Itoa(n))
 	for _, u := range updates {
 		r.Blocks = append(r.Blocks, s.updateBlock(ctx, u, ""))
 	}
@@ -51,11 +82,12 @@ func (s *Set) town(ctx context.Context, _ *bot.Request, a args) (bot.Reply, erro
 	if err != nil {
 		return bot.Reply{}, err
 	}
-	updates, err := s.store.AboutTown(ctx, id, townUpdates)
+	page := pageOf(a)
+	updates, err := s.store.AboutTownPage(ctx, id, (page-1)*townUpdates, townUpdates)
 	if err != nil {
 		return bot.Reply{}, err
 	}
-	r := bot.Reply{Title: t.Name}
+	r := bot.Reply{Title: t.Name + pageLabel(page), More: more(page, len(updates) == townUpdates, "town", id)}
 	if t.Burmese != "" {
 		r.Title += " · " + t.Burmese
 	}
@@ -130,14 +162,16 @@ func (s *Set) claims(ctx context.Context, _ *bot.Request, a args) (bot.Reply, er
 	if err != nil {
 		return bot.Reply{}, err
 	}
-	updates, err := s.store.ClaimsBy(ctx, append([]string{id}, alliances...), claimsShown)
+	page := pageOf(a)
+	updates, err := s.store.ClaimsByPage(ctx, append([]string{id}, alliances...), (page-1)*claimsShown, claimsShown)
 	if err != nil {
 		return bot.Reply{}, err
 	}
-	r := bot.Reply{Title: "Claims by " + g.Name}
+	r := bot.Reply{Title: "Claims by " + g.Name, More: more(page, len(updates) == claimsShown, "claims", id)}
 	if g.FullName != "" {
 		r.Title += " (" + g.FullName + ")"
 	}
+	r.Title += pageLabel(page)
 	if len(updates) == 0 {
 		r.Blocks = append(r.Blocks, bot.Block{{Text: "No claims by " + g.Name + " recorded yet."}})
 		return r, nil

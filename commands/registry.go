@@ -5,6 +5,12 @@ import (
 	"github.com/sitrep-bot/sitrep/store"
 )
 
+// pageParam picks an older page of a list: page:2 is the second.
+var pageParam = bot.Param{Name: "page", Help: "Older page (2, 3, …)", Kind: bot.Integer, Keyed: true, Min: 1, Max: maxPages}
+
+// maxPages is how far back a list can be paged.
+const maxPages = 20
+
 // statusNames are the statuses a moderator can type.
 func statusNames() []string {
 	var out []string
@@ -21,17 +27,17 @@ func (s *Set) declarations() []command {
 		{bot.Command{
 			Name: "latest", Summary: "The newest updates", Usage: "[n]",
 			Help:   "Shows the n most recent updates (default 5, at most 20), newest event first, each with who claims it and whether it is verified.",
-			Params: []bot.Param{{Name: "n", Help: "How many (1–20)", Kind: bot.Integer, Min: 1, Max: 20}},
+			Params: []bot.Param{pageParam, {Name: "n", Help: "How many (1–20)", Kind: bot.Integer, Min: 1, Max: 20}},
 		}, s.latest, false},
 		{bot.Command{
 			Name: "town", Summary: "Who holds a town, and its newest updates", Usage: "<name>",
 			Help:   "Shows who holds a town as the moderators last recorded it, how sure that is, and the newest updates about it. Any spelling works: Theinni, Hsenwi, Hseni, or the Burmese name.",
-			Params: []bot.Param{{Name: "name", Help: "Town name, any spelling", Kind: bot.Town, Required: true}},
+			Params: []bot.Param{pageParam, {Name: "name", Help: "Town name, any spelling", Kind: bot.Town, Required: true}},
 		}, s.town, false},
 		{bot.Command{
 			Name: "claims", Summary: "What a group claims", Usage: "<group>",
 			Help:   "Shows a group's newest claims with their verification status. For a member of an alliance (MNDAA, TNLA, AA), the alliance's statements are included and marked.",
-			Params: []bot.Param{{Name: "group", Help: "Group name or alias", Kind: bot.GroupName, Required: true}},
+			Params: []bot.Param{pageParam, {Name: "group", Help: "Group name or alias", Kind: bot.GroupName, Required: true}},
 		}, s.claims, false},
 		{bot.Command{
 			Name: "help", Summary: "What sitrep can do", Usage: "[command]",

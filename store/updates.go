@@ -254,10 +254,19 @@ func (s *Store) getUpdate(tx *bolt.Tx, id uint64) (Update, error) {
 
 // Latest returns the n updates that happened most recently, newest first.
 func (s *Store) Latest(ctx context.Context, n int) ([]Update, error) {
+	return s.LatestPage(ctx, 0, n)
+}
+
+// LatestPage is Latest after skipping the newest skip updates (for "older" pages).
+func (s *Store) LatestPage(ctx context.Context, skip, n int) ([]Update, error) {
 	var out []Update
 	err := s.view(ctx, func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketByTime).Cursor()
-		for k, _ := c.Last(); k != nil && len(out) < n; k, _ = c.Prev() {
+		k, _ := c.Last()
+		for i := 0; i < skip && k != nil; i++ {
+			k, _ = c.Prev()
+		}
+		for ; k != nil && len(out) < n; k, _ = c.Prev() {
 			u, err := s.getUpdate(tx, binary.BigEndian.Uint64(k[8:]))
 			if err != nil {
 				return err
@@ -274,7 +283,12 @@ func (s *Store) Latest(ctx context.Context, n int) ([]Update, error) {
 
 // AboutTown returns the newest n updates tagged with a town, newest posted first.
 func (s *Store) AboutTown(ctx context.Context, townID string, n int) ([]Update, error) {
-	out, err := s.newest(ctx, bucketByTown, []string{townID}, n)
+	return s.AboutTownPage(ctx, townID, 0, n)
+}
+
+// AboutTownPage is AboutTown after skipping the newest skip updates.
+func (s *Store) AboutTownPage(ctx context.Context, townID string, skip, n int) ([]Update, error) {
+	out, err := s.newest(ctx, bucketByTown, []string{townID}, skip, n)
 	if err != nil {
 		return nil, fmt.Errorf("updates about town %s: %w", townID, err)
 	}
@@ -283,7 +297,7 @@ func (s *Store) AboutTown(ctx context.Context, townID string, n int) ([]Update, 
 
 // AboutGroup returns the newest n updates that name a group or are claimed by it.
 func (s *Store) AboutGroup(ctx context.Context, groupID string, n int) ([]Update, error) {
-	out, err := s.newest(ctx, bucketByGroup, []string{groupID}, n)
+	out, err := s.newest(ctx, bucketByGroup, []string{groupID}, 0, n)
 	if err != nil {
 		return nil, fmt.Errorf("updates about group %s: %w", groupID, err)
 	}
@@ -293,16 +307,22 @@ func (s *Store) AboutGroup(ctx context.Context, groupID string, n int) ([]Update
 // ClaimsBy returns the newest n updates claimed by any of the given groups, newest
 // posted first.
 func (s *Store) ClaimsBy(ctx context.Context, groupIDs []string, n int) ([]Update, error) {
-	out, err := s.newest(ctx, bucketByClaim, groupIDs, n)
+	return s.ClaimsByPage(ctx, groupIDs, 0, n)
+}
+
+// ClaimsByPage is ClaimsBy after skipping the newest skip claims.
+func (s *Store) ClaimsByPage(ctx context.Context, groupIDs []string, skip, n int) ([]Update, error) {
+	out, err := s.newest(ctx, bucketByClaim, groupIDs, skip, n)
 	if err != nil {
 		return nil, fmt.Errorf("claims by %v: %w", groupIDs, err)
 	}
 	return out, nil
 }
 
-// newest merges the index ranges of several ids, newest sequence first, and reads at
-// most n updates: the work is bounded by n, not by the size of the store.
-func (s *Store) newest(ctx context.Context, bucket []byte, ids []string, n int) ([]Update, error) {
+// newest merges the index ranges of several ids, newest sequence first, skips the
+// first skip entries and reads at most n updates: the work is bounded by skip + n, not
+// by the size of the store.
+func (s *Store) newest(ctx context.Context, bucket []byte, ids []string, skip, n int) ([]Update, error) {
 	var out []Update
 	err := s.view(ctx, func(tx *bolt.Tx) error {
 		heads := make([]*indexHead, 0, len(ids))
@@ -326,6 +346,12 @@ func (s *Store) newest(ctx context.Context, bucket []byte, ids []string, n int) 
 			}
 			if best == nil {
 				return nil
+			}
+			if skip > 0 {
+				skip--
+				k, _ := best.c.Prev()
+				best.seq = best.at(k)
+				continue
 			}
 			u, err := s.getUpdate(tx, best.seq)
 			if err != nil {

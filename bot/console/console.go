@@ -109,5 +109,8 @@ func Render(r bot.Reply) string {
 	if r.Tone == bot.Error {
 		text = "! " + text
 	}
+	if r.More != "" {
+		text += "Older: /" + r.More + "\n"
+	}
 	return text
 }

@@ -231,6 +231,8 @@ func (a *Adapter) HandleUpdate(ctx context.Context, raw json.RawMessage) int64 {
 		a.handleMessage(ctx, u.ChannelPost, 0, true)
 	case u.InlineQuery != nil:
 		a.handleInline(ctx, u.InlineQuery)
+	case u.CallbackQuery != nil:
+		a.handleCallback(ctx, u.CallbackQuery)
 	}
 	return int64(u.UpdateID)
 }
@@ -330,8 +332,40 @@ func (a *Adapter) handleMessage(ctx context.Context, m *tgbotapi.Message, thread
 	if kind == bot.Private {
 		thread = 0 // the answer to a channel's administrator goes to the private chat
 	}
-	if _, err := a.send(ctx, m.Chat.ID, thread, replyTo, reply, nil); err != nil {
+	if _, err := a.send(ctx, m.Chat.ID, thread, replyTo, reply, olderButton(reply)); err != nil {
 		a.log.WarnContext(ctx, "answer failed", "chat", m.Chat.ID, "command", name, "err", redact(err, a.cfg.Token))
+	}
+}
+
+// olderButton is the "Older ›" inline keyboard for a reply with a next page, or nil.
+func olderButton(r bot.Reply) any {
+	if r.More == "" || len(r.More) > 64 {
+		return nil
+	}
+	return tgbotapi.NewInlineKeyboardMarkup(tgbotapi.NewInlineKeyboardRow(tgbotapi.NewInlineKeyboardButtonData("Older ›", r.More)))
+}
+
+// handleCallback answers a press of "Older ›": it runs the page's command and edits
+// the message in place to show it.
+func (a *Adapter) handleCallback(ctx context.Context, q *tgbotapi.CallbackQuery) {
+	defer func() {
+		if _, err := a.api.Request(tgbotapi.NewCallback(q.ID, "")); err != nil {
+			a.log.WarnContext(ctx, "answerCallbackQuery failed", "err", redact(err, a.cfg.Token))
+		}
+	}()
+	m := q.Message
+	name, args, ok := bot.ParseCommand("/"+q.Data, "")
+	if !ok || m == nil || m.Chat == nil || a.roles[name] != bot.Everyone {
+		return // only reading commands page
+	}
+	req := &bot.Request{Command: name, Text: args, Chat: bot.Chat{Platform: Platform, ID: chatRef(m.Chat.ID, 0), Kind: chatKind(m.Chat.Type)}}
+	if q.From != nil {
+		req.User = bot.Identity{Platform: Platform, UserID: strconv.FormatInt(q.From.ID, 10), Name: q.From.FirstName}
+		req.Language = q.From.LanguageCode
+	}
+	reply := a.handler.Serve(ctx, req)
+	if err := a.edit(m.Chat.ID, m.MessageID, reply, olderButton(reply)); err != nil {
+		a.log.WarnContext(ctx, "page edit failed", "chat", m.Chat.ID, "err", redact(err, a.cfg.Token))
 	}
 }
 

@@ -43,6 +43,13 @@ var echo = bot.HandlerFunc(func(_ context.Context, req *bot.Request) bot.Reply {
 		}
 		return bot.Text("%s", b.String())
 	}
+	if req.Command == "pages" {
+		r := bot.Text("page for %q", req.Text)
+		if req.Text != "page:3" {
+			r.More = "pages page:3"
+		}
+		return r
+	}
 	if req.Command == "claims" && req.Text == "Kokang" {
 		return bot.Text("claims of the Kokang army")
 	}
@@ -56,6 +63,7 @@ var declared = []bot.Command{
 	{Name: "town", Summary: "Who holds a town"},
 	{Name: "subscribe", Summary: "Push updates here", Role: bot.ChatManager},
 	{Name: "post", Summary: "Post an update", Role: bot.Moderator},
+	{Name: "pages", Summary: "A paged list"},
 }
 
 func startAdapter(t *testing.T, h bot.Handler) (*telegramtest.Server, *Adapter, *memCursor) {
@@ -275,5 +283,40 @@ func TestWebhookChecksTheSecret(t *testing.T) {
 	}
 	if sent := api.Sent(); len(sent) != 1 || !strings.Contains(sent[0].Text, "town|Lashio") {
 		t.Fatalf("sent %+v, want one answer to the one good request", sent)
+	}
+}
+
+func TestOlderButtonEditsInPlace(t *testing.T) {
+	api, _, _ := startAdapter(t, echo)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	api.PushText(private, 5, "Reader", "/pages", 0)
+	sent, err := api.WaitSent(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := sent[0]
+	if !strings.Contains(first.Markup, `"callback_data":"pages page:3"`) || !strings.Contains(first.Markup, "Older") {
+		t.Fatalf("no Older button: %+v", first)
+	}
+	api.PushCallback(private, 5, first.MessageID, "pages page:3")
+	sent, err = api.WaitSent(ctx, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit := sent[1]
+	if edit.Method != "editMessageText" || edit.MessageID != first.MessageID || !strings.Contains(edit.Text, "page:3") || edit.Markup != "" {
+		t.Fatalf("edit = %+v", edit)
+	}
+	if err := api.WaitCalls(ctx, "answerCallbackQuery", 1); err != nil {
+		t.Fatal(err)
+	}
+	// A button cannot run a moderator's command.
+	api.PushCallback(private, 5, first.MessageID, "post hello")
+	if err := api.WaitCalls(ctx, "answerCallbackQuery", 2); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(api.Sent()); n != 2 {
+		t.Fatalf("a moderator command ran from a button: %+v", api.Sent())
 	}
 }

@@ -57,6 +57,14 @@ func (a *Adapter) Edit(ctx context.Context, chat string, ref bot.MessageRef, r b
 	if err != nil {
 		return bot.ErrCannotEdit
 	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return a.edit(chatID, msgID, r, nil)
+}
+
+// edit replaces a message's text (and keyboard).
+func (a *Adapter) edit(chatID int64, msgID int, r bot.Reply, markup any) error {
 	parts := Split(HTML(r), maxMessage)
 	if len(parts) > 1 {
 		return bot.ErrCannotEdit // the new text no longer fits in one message
@@ -67,10 +75,12 @@ func (a *Adapter) Edit(ctx context.Context, chat string, ref bot.MessageRef, r b
 	params.AddNonEmpty("text", parts[0])
 	params.AddNonEmpty("parse_mode", tgbotapi.ModeHTML)
 	params.AddBool("disable_web_page_preview", true)
-	if err := ctx.Err(); err != nil {
-		return err
+	if markup != nil {
+		if err := params.AddInterface("reply_markup", markup); err != nil {
+			return err
+		}
 	}
-	_, err = a.api.MakeRequest("editMessageText", params)
+	_, err := a.api.MakeRequest("editMessageText", params)
 	var te *tgbotapi.Error
 	if errors.As(err, &te) && strings.Contains(te.Message, "message is not modified") {
 		return nil

@@ -171,9 +171,10 @@ func TestKillDuringFanOutLosesNothing(t *testing.T) {
 			p := [2]string{d.Chat.ID, strconv.FormatUint(id, 10)}
 			if d.State != store.Sent || seen[p] == 0 {
 				for r, out := range outputs {
-					for _, line := range strings.Split(out, "\n") {
-						if strings.Contains(line, d.Chat.ID) {
-							t.Logf("run %d: %s", r, line)
+					lines := strings.Split(out, "\n")
+					for i, line := range lines {
+						if strings.Contains(line, d.Chat.ID) && i+2 < len(lines) {
+							t.Logf("run %d: %s | %s", r, line, lines[i+2])
 						}
 					}
 				}

@@ -152,6 +152,16 @@ func (s *Server) PushInline(userID int64, query string) int {
 	}})
 }
 
+// PushCallback queues a press of an inline button with data under a message the bot
+// sent in chat, and returns the update id.
+func (s *Server) PushCallback(chat Chat, userID int64, messageID int, data string) int {
+	return s.Push(map[string]any{"callback_query": map[string]any{
+		"id": "cb" + strconv.Itoa(messageID), "data": data, "chat_instance": "x",
+		"from":    map[string]any{"id": userID, "is_bot": false, "first_name": "Reader"},
+		"message": map[string]any{"message_id": messageID, "date": 1, "chat": map[string]any{"id": chat.ID, "type": chat.Type}},
+	}})
+}
+
 // SetMember sets a user's status in a chat for getChatMember ("administrator", ...).
 func (s *Server) SetMember(chatID, userID int64, status string) {
 	s.mu.Lock()
@@ -185,6 +195,23 @@ func (s *Server) Count() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.nextSent
+}
+
+// WaitCalls waits until method was called at least n times.
+func (s *Server) WaitCalls(ctx context.Context, method string, n int) error {
+	for {
+		s.mu.Lock()
+		ok, ch := s.calls[method] >= n, s.changed
+		s.mu.Unlock()
+		if ok {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("fake Bot API: %s called fewer than %d times: %w", method, n, ctx.Err())
+		}
+	}
 }
 
 // WaitCount waits until at least n messages were sent while discarding.
@@ -285,6 +312,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		last[k] = r.Form.Get(k)
 	}
 	s.params[method] = last
+	s.notify()
 	if q := s.failures[method]; len(q) > 0 {
 		f := q[0]
 		s.failures[method] = q[1:]
