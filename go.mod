@@ -2,11 +2,12 @@ module github.com/sitrep-bot/sitrep
 
 go 1.26.0
 
-require golang.org/x/text v0.44.0
-
 require (
-	github.com/go-telegram-bot-api/telegram-bot-api/v5 v5.5.1 // indirect
-	go.etcd.io/bbolt v1.5.0 // indirect
-	golang.org/x/sys v0.45.0 // indirect
-	golang.org/x/time v0.16.0 // indirect
+	github.com/go-telegram-bot-api/telegram-bot-api/v5 v5.5.1
+	go.etcd.io/bbolt v1.5.0
+	golang.org/x/term v0.48.0
+	golang.org/x/text v0.44.0
+	golang.org/x/time v0.16.0
 )
+
+require golang.org/x/sys v0.50.0 // indirect

@@ -32,6 +32,7 @@ import (
 	"github.com/sitrep-bot/sitrep/bot/telegram"
 	"github.com/sitrep-bot/sitrep/commands"
 	"github.com/sitrep-bot/sitrep/store"
+	"golang.org/x/term"
 	"golang.org/x/time/rate"
 )
 
@@ -210,10 +211,8 @@ func session(ctx context.Context, st *store.Store, cfg config, stdin io.Reader, 
 	go func() { done <- disp.Run(dctx) }()
 
 	s := &console.Session{Handler: set, In: stdin, Out: out, User: me}
-	if f, ok := stdin.(*os.File); ok {
-		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-			s.Prompt = "> "
-		}
+	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		s.Prompt = "> " // a person is typing (not /dev/null, a pipe or a file)
 	}
 	err := s.Run(ctx)
 	if err == nil {
