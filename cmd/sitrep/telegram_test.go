@@ -13,7 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sitrep-bot/sitrep/bot/telegram"
 	"github.com/sitrep-bot/sitrep/bot/telegram/telegramtest"
+	"github.com/sitrep-bot/sitrep/commands"
 	"github.com/sitrep-bot/sitrep/store"
 )
 
@@ -233,5 +235,76 @@ func TestTelegramWebhookMode(t *testing.T) {
 	}
 	if api.Calls("getUpdates") != 0 {
 		t.Fatal("polled although a webhook is set")
+	}
+}
+
+// TestEveryCommandInPrivateAndGroup sends every declared command, with a plausible
+// argument, from a private chat and from a group, through tgbotapi and the fake Bot
+// API, and checks that each is answered sensibly in the chat it came from.
+func TestEveryCommandInPrivateAndGroup(t *testing.T) {
+	api := telegramtest.NewServer(t, "4242:AAE-every")
+	st, err := store.Open(t.Context(), filepath.Join(t.TempDir(), "sitrep.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	set := commands.New(st, commands.Options{Admins: []string{"telegram:1"}})
+	a, err := telegram.New(t.Context(), telegram.Config{Token: api.Token, Endpoint: api.Endpoint(), PollTimeout: time.Second, Cursor: st, Commands: set.Router().Commands()}, set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { _ = a.Run(runCtx); close(done) }()
+	defer func() { stop(); <-done }()
+
+	samples := map[string]string{
+		"latest": "3", "town": "Theinni", "claims": "Kokang", "help": "town", "about": "",
+		"subscribe": "town Lashio", "unsubscribe": "town Lashio", "subscriptions": "",
+		"post": "claim:MNDAA Fighting near Laukkai", "verify": "1 confirmed seen on video", "edit": "1 Fighting in Laukkai town",
+		"retract": "1 wrong town", "deliveries": "1", "control": "Laukkai MNDAA 1", "alias": "Laukkai = Lauk Kai",
+		"addtown": "Hopang", "addgroup": "kind:resistance MDY-PDF", "mod": "list",
+	}
+	chats := []telegramtest.Chat{{ID: 1, Type: "private"}, {ID: -1002, Type: "supergroup", Title: "Group"}}
+	api.SetMember(-1002, 1, "creator")
+	n := 0
+	for _, chat := range chats {
+		for _, c := range set.Router().Commands() {
+			arg, ok := samples[c.Name]
+			if !ok {
+				t.Fatalf("no sample for /%s", c.Name)
+			}
+			if chat.Type != "private" && (c.Name == "addtown" || c.Name == "addgroup" || c.Name == "alias") {
+				arg = strings.Replace(arg, "Hopang", "Mabein", 1)
+				arg = strings.Replace(arg, "MDY-PDF", "SGG-PDF", 1)
+				arg = strings.Replace(arg, "Lauk Kai", "Laukai", 1)
+			}
+			line := "/" + c.Name
+			if chat.Type != "private" {
+				line += "@" + telegramtest.BotUsername
+			}
+			if arg != "" {
+				line += " " + arg
+			}
+			api.PushText(chat, 1, "Admin", line, 0)
+			n++
+			sent, err := api.WaitSent(ctx, n)
+			if err != nil {
+				t.Fatalf("%s in %s: no answer", line, chat.Type)
+			}
+			m := sent[len(sent)-1]
+			if m.ChatID != chat.ID || m.Text == "" || strings.Contains(m.Text, "Something went wrong") || strings.Contains(m.Text, "Unknown command") {
+				t.Errorf("%s in %s: %+v", line, chat.Type, m)
+			}
+			if c.Name == "retract" && chat.Type == "private" {
+				api.PushText(chat, 1, "Admin", "/verify 1 confirmed back", 0) // so the group run can retract again
+				n++
+				if _, err := api.WaitSent(ctx, n); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
 	}
 }
