@@ -125,7 +125,7 @@ func benchCommand(b *testing.B, command, text string) {
 				b.Fatal(err)
 			}
 			defer st.Close()
-			set := commands.New(st, commands.Options{})
+			set := commands.New(st, commands.Options{NoCache: true})
 			req := &bot.Request{
 				Command: command, Text: text,
 				User: bot.Identity{Platform: "console", UserID: "bench"},

@@ -30,6 +30,9 @@ type Options struct {
 	// Enqueued, if set, is called after a command queued deliveries (a post, or a
 	// correction), so that dispatchers can start at once instead of at their next poll.
 	Enqueued func()
+	// NoCache turns off the reuse of answers to reading commands (benchmarks of the
+	// full path use it).
+	NoCache bool
 }
 
 // Set is sitrep's command set on one store.
@@ -41,11 +44,15 @@ type Set struct {
 	loc    *time.Location
 	notify func()
 	router bot.Router
+	cache  *answers // nil: off
 }
 
 // New returns the command set, ready to serve, on st.
 func New(st *store.Store, opts Options) *Set {
 	s := &Set{store: st, admins: opts.Admins, log: opts.Logger, now: opts.Now, loc: opts.Location, notify: opts.Enqueued}
+	if !opts.NoCache {
+		s.cache = &answers{}
+	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -91,6 +98,9 @@ type command struct {
 	// ownText marks commands that read multi-word names from req.Text themselves
 	// (/control, /alias); typed options are still parsed for them.
 	ownText bool
+	// cached marks reading commands whose answer depends only on the store and the
+	// arguments, so that it may be reused (see answers).
+	cached bool
 }
 
 // guard wraps a command's implementation: it checks the role, parses the arguments,
@@ -107,6 +117,14 @@ func (s *Set) guard(c command) bot.Handler {
 			}
 			return bot.Errorf("Only %s can use /%s.", c.Role, c.Name)
 		}
+		cacheKey := ""
+		if c.cached && s.cache != nil && req.Options == nil {
+			cacheKey = c.Name + "\x00" + req.Text
+			if r, ok := s.cache.get(cacheKey, s.store.Version(), s.now()); ok {
+				return r
+			}
+		}
+		version := s.store.Version() // before reading, so a change during the read is not cached as current
 		a, err := parseArgs(c.Command, req, c.ownText)
 		if err != nil {
 			// Arguments that do not parse: say why, and how they go.
@@ -115,6 +133,9 @@ func (s *Set) guard(c command) bot.Handler {
 		reply, err := c.run(ctx, req, a)
 		if err != nil {
 			return s.failure(ctx, req, err)
+		}
+		if cacheKey != "" {
+			s.cache.put(cacheKey, version, s.now(), reply)
 		}
 		return reply
 	})

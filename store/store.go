@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -83,7 +84,13 @@ type Store struct {
 	catalog *catalog   // names known to the store, built on first use
 
 	decoded decodedUpdates // recently read updates, so hot answers skip JSON decoding
+	version atomic.Uint64  // counts committed changes to what readers see
 }
+
+// Version changes whenever a change that readers can see (an update, the gazetteer,
+// a subscription, a moderator) is committed, so that callers may cache answers
+// computed from the store until it moves.
+func (s *Store) Version() uint64 { return s.version.Load() }
 
 // Open opens the store at path, creating it (and loading the bundled gazetteer) when the
 // file does not exist, and migrating an older schema.
@@ -250,10 +257,15 @@ func (s *Store) Cursor(ctx context.Context, name string) (int64, error) {
 
 // SetCursor stores a named position.
 func (s *Store) SetCursor(ctx context.Context, name string, v int64) error {
-	err := s.update(ctx, func(tx *bolt.Tx) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	// Not through update: a cursor is not something readers see.
+	err := s.db.Update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketMeta).Put([]byte("cursor:"+name), u64(uint64(v)))
 	})
 	if err != nil {
+		err = diskError(err)
 		return fmt.Errorf("set cursor %s: %w", name, err)
 	}
 	return nil
@@ -267,6 +279,7 @@ func (s *Store) update(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 	if err := s.db.Update(fn); err != nil {
 		return diskError(err)
 	}
+	s.version.Add(1)
 	return nil
 }
 

@@ -436,7 +436,9 @@ func (a *Adapter) send(ctx context.Context, chatID int64, thread, replyTo int, r
 		if err != nil {
 			return first, classifyErr(err)
 		}
-		var msg tgbotapi.Message
+		var msg struct {
+			MessageID int `json:"message_id"`
+		}
 		if err := json.Unmarshal(resp.Result, &msg); err != nil {
 			return first, fmt.Errorf("decode sent message: %w", err)
 		}
