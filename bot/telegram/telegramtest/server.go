@@ -199,36 +199,12 @@ func (s *Server) Count() int {
 
 // WaitCalls waits until method was called at least n times.
 func (s *Server) WaitCalls(ctx context.Context, method string, n int) error {
-	for {
-		s.mu.Lock()
-		ok, ch := s.calls[method] >= n, s.changed
-		s.mu.Unlock()
-		if ok {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return fmt.Errorf("fake Bot API: %s called fewer than %d times: %w", method, n, ctx.Err())
-		}
-	}
+	return s.waitUntil(ctx, fmt.Sprintf("%d calls of %s", n, method), func() bool { return s.calls[method] >= n })
 }
 
 // WaitCount waits until at least n messages were sent while discarding.
 func (s *Server) WaitCount(ctx context.Context, n int) error {
-	for {
-		s.mu.Lock()
-		ok, ch := s.nextSent >= n, s.changed
-		s.mu.Unlock()
-		if ok {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return fmt.Errorf("fake Bot API: %w", ctx.Err())
-		}
-	}
+	return s.waitUntil(ctx, fmt.Sprintf("%d messages", n), func() bool { return s.nextSent >= n })
 }
 
 // Sent returns what the bot sent and edited so far, in order.
@@ -269,17 +245,22 @@ func (s *Server) Confirmed() int64 {
 
 // Wait waits until cond (called with the server's state locked) holds, or ctx ends.
 func (s *Server) Wait(ctx context.Context, cond func(sent []Message, confirmed int64) bool) error {
+	return s.waitUntil(ctx, "a condition", func() bool { return cond(s.sent, s.offset) })
+}
+
+// waitUntil waits until ok, called with s.mu held, reports true.
+func (s *Server) waitUntil(ctx context.Context, what string, ok func() bool) error {
 	for {
 		s.mu.Lock()
-		ok, ch := cond(s.sent, s.offset), s.changed
+		done, ch := ok(), s.changed
 		s.mu.Unlock()
-		if ok {
+		if done {
 			return nil
 		}
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return fmt.Errorf("fake Bot API: %w", ctx.Err())
+			return fmt.Errorf("fake Bot API: waiting for %s: %w", what, ctx.Err())
 		}
 	}
 }
