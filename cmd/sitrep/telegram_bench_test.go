@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -13,35 +12,8 @@ import (
 	"github.com/sitrep-bot/sitrep/bot/telegram/telegramtest"
 	"github.com/sitrep-bot/sitrep/commands"
 	"github.com/sitrep-bot/sitrep/store"
+	"github.com/sitrep-bot/sitrep/store/storetest"
 )
-
-// fillStore imports n synthetic updates spread over the gazetteer.
-func fillStore(tb testing.TB, path string, n int) {
-	tb.Helper()
-	ctx := context.Background()
-	st, err := store.Open(ctx, path, store.Options{NoSync: true})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer st.Close()
-	towns, _ := st.Towns(ctx)
-	groups, _ := st.Groups(ctx)
-	start := time.Date(2023, 10, 27, 0, 0, 0, 0, time.UTC)
-	batch := make([]store.Update, 0, 20_000)
-	for id := 1; id <= n; id++ {
-		t, g := towns[id%len(towns)], groups[id%len(groups)]
-		batch = append(batch, store.Update{ID: uint64(id), Text: fmt.Sprintf("Report %d: fighting near %s, claimed by %s", id, t.Name, g.Name),
-			Towns: []string{t.ID}, Groups: []string{g.ID}, Claimant: g.ID, Status: store.Unverified, Precision: store.Day,
-			Happened: start.Add(time.Duration(id) * time.Minute), Posted: start.Add(time.Duration(id) * time.Minute),
-			Source: store.Source{Name: "Irrawaddy"}, Author: store.Author{Platform: "telegram", UserID: "1"}})
-		if len(batch) == cap(batch) || id == n {
-			if _, err := st.Import(ctx, batch); err != nil {
-				tb.Fatal(err)
-			}
-			batch = batch[:0]
-		}
-	}
-}
 
 // BenchmarkTelegramCommands measures commands answered per second through tgbotapi
 // against the fake Bot API: sitrep's handlers on a store of 1,000,000 updates (10,000
@@ -53,7 +25,9 @@ func BenchmarkTelegramCommands(b *testing.B) {
 		n = 10_000
 	}
 	db := filepath.Join(b.TempDir(), "sitrep.db")
-	fillStore(b, db, n)
+	if err := storetest.Fill(context.Background(), db, n); err != nil {
+		b.Fatal(err)
+	}
 	st, err := store.Open(context.Background(), db, store.Options{})
 	if err != nil {
 		b.Fatal(err)
