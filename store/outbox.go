@@ -369,21 +369,6 @@ func (s *Store) Due(ctx context.Context, platform string, now time.Time, limit i
 	return out, nil
 }
 
-// NextDue returns when the platform's next pending delivery falls due, if any.
-func (s *Store) NextDue(ctx context.Context, platform string) (time.Time, bool, error) {
-	var at time.Time
-	var ok bool
-	err := s.view(ctx, func(tx *bolt.Tx) error {
-		prefix := append([]byte(platform), 0)
-		k, _ := tx.Bucket(bucketDue).Cursor().Seek(prefix)
-		if k != nil && bytes.HasPrefix(k, prefix) {
-			at, ok = time.Unix(0, int64(binary.BigEndian.Uint64(k[len(prefix):]))), true
-		}
-		return nil
-	})
-	return at, ok, err
-}
-
 // markDelivery changes one pending delivery in a batched write transaction: many
 // concurrent marks share one commit, and each returns only once its change is on disk.
 // A delivery that is no longer pending is left alone, so a mark may be repeated.
