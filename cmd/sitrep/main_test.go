@@ -8,10 +8,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/sitrep-bot/sitrep/bot/discord"
+	"github.com/sitrep-bot/sitrep/commands"
 	"github.com/sitrep-bot/sitrep/store"
 )
 
@@ -203,6 +206,34 @@ func TestConsoleSessionCorrectsAnUpdate(t *testing.T) {
 			if r := replies[i*4+j]; !strings.Contains(r, want) {
 				t.Errorf("after step %d, reply %d lacks %q:\n%s", i, j, want, r)
 			}
+		}
+	}
+}
+
+// TestRegistryFitsDiscord checks that every declared command translates into a valid
+// Discord application command.
+func TestRegistryFitsDiscord(t *testing.T) {
+	st, err := store.Open(t.Context(), filepath.Join(t.TempDir(), "s.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	set := commands.New(st, commands.Options{})
+	valid := regexp.MustCompile(`^[-_\p{Ll}\p{N}]{1,32}$`)
+	cmds := discord.ApplicationCommands(set.Router().Commands())
+	if len(cmds) != len(set.Router().Commands()) || len(cmds) > 100 {
+		t.Fatalf("%d application commands", len(cmds))
+	}
+	for _, c := range cmds {
+		if !valid.MatchString(c.Name) || c.Description == "" || len([]rune(c.Description)) > 100 || len(c.Options) > 25 {
+			t.Errorf("/%s is not a valid Discord command: %q, %d options", c.Name, c.Description, len(c.Options))
+		}
+		optional := false
+		for _, o := range c.Options {
+			if !valid.MatchString(o.Name) || o.Description == "" || len([]rune(o.Description)) > 100 || len(o.Choices) > 25 || (o.Required && optional) {
+				t.Errorf("/%s option %q is not valid", c.Name, o.Name)
+			}
+			optional = optional || !o.Required
 		}
 	}
 }
