@@ -2,7 +2,9 @@ package commands
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -252,5 +254,27 @@ func (s *Set) Complete(ctx context.Context, kind bot.ParamKind, prefix string, l
 		s.log.ErrorContext(ctx, "complete names", "err", err)
 		return nil
 	}
-	return names
+	if len(names) >= limit || strings.TrimSpace(prefix) == "" {
+		return names
+	}
+	// Then what a typo most likely meant: "Thien" offers Theinni.
+	id, err := s.store.Resolve(ctx, k, prefix)
+	var ne *store.NameError
+	switch {
+	case err == nil:
+		names = appendNew(names, s.store.Name(ctx, k, id))
+	case errors.As(err, &ne):
+		for _, sp := range ne.Spellings {
+			names = appendNew(names, sp)
+		}
+	}
+	return names[:min(len(names), limit)]
+}
+
+// appendNew appends s unless list has it.
+func appendNew(list []string, s string) []string {
+	if slices.Contains(list, s) {
+		return list
+	}
+	return append(list, s)
 }

@@ -54,6 +54,7 @@ type NameError struct {
 	Kind        Kind
 	Query       string
 	Suggestions []string // display names, closest first, at most three
+	Spellings   []string // the names the suggestions matched, as written (each resolves)
 	OtherKind   Kind     // set when the name is known, but as the other kind
 	OtherName   string
 }
@@ -176,8 +177,8 @@ func (s *Store) Resolve(ctx context.Context, kind Kind, query string) (id string
 		cands = names.Closest(query, c.keys[kind], 12, 1<<30)
 	}
 	type hit struct {
-		id, name string
-		dist     int
+		id, name, spelling string
+		dist               int
 	}
 	var hits []hit
 	for _, cand := range cands {
@@ -189,7 +190,7 @@ func (s *Store) Resolve(ctx context.Context, kind Kind, query string) (id string
 		if !strings.EqualFold(r.Name, name) {
 			name = r.Name + " (" + name + ")"
 		}
-		hits = append(hits, hit{r.ID, name, cand.Distance})
+		hits = append(hits, hit{r.ID, name, r.Name, cand.Distance})
 	}
 	if nerr.OtherKind == "" && len(hits) > 0 && hits[0].dist <= names.Tolerance(key) &&
 		(len(hits) == 1 || hits[1].dist > hits[0].dist) {
@@ -197,6 +198,7 @@ func (s *Store) Resolve(ctx context.Context, kind Kind, query string) (id string
 	}
 	for _, h := range hits[:min(3, len(hits))] {
 		nerr.Suggestions = append(nerr.Suggestions, h.name)
+		nerr.Spellings = append(nerr.Spellings, h.spelling)
 	}
 	return "", nerr
 }

@@ -34,10 +34,22 @@ func noMentions() *discordgo.MessageAllowedMentions {
 }
 
 // markdownEscaper escapes Discord markdown in text written by users and moderators.
-var markdownEscaper = strings.NewReplacer(`\`, `\\`, "*", `\*`, "_", `\_`, "~", `\~`, "`", "\\`", "|", `\|`, ">", `\>`, "#", `\#`, "[", `\[`, "]", `\]`, "(", `\(`, ")", `\)`, "@", "@\u200b")
+var markdownEscaper = strings.NewReplacer(`\`, `\\`, "*", `\*`, "_", `\_`, "~", `\~`, "`", "\\`", "|", `\|`, ">", `\>`, "[", `\[`, "]", `\]`, "(", `\(`, ")", `\)`, "@", "@\u200b")
 
-// Markdown renders a reply's blocks as Discord markdown, escaping all text.
+// Markdown renders a reply's blocks as Discord markdown, escaping all text; a line
+// that would start a heading ("# ") is escaped too.
 func Markdown(r bot.Reply) string {
+	lines := strings.Split(markdown(r), "\n")
+	for i, l := range lines {
+		if strings.HasPrefix(l, "#") {
+			lines[i] = `\` + l
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+// markdown renders the blocks, escaping the text of every span.
+func markdown(r bot.Reply) string {
 	var b strings.Builder
 	for i, blk := range r.Blocks {
 		if i > 0 {

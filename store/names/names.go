@@ -82,6 +82,16 @@ func Tolerance(key string) int {
 	}
 }
 
+// prefixDistance is how far q is from the start of k, plus one for being incomplete;
+// a k no longer than q gets no such credit.
+func prefixDistance(q, k string) int {
+	qr, kr := []rune(q), []rune(k)
+	if len(kr) <= len(qr) || len(qr) < 3 {
+		return 1 << 30
+	}
+	return Distance(q, string(kr[:len(qr)])) + 1
+}
+
 // Candidate is a known name and how far a query was from it.
 type Candidate struct {
 	Key      string // the known name's key
@@ -90,7 +100,8 @@ type Candidate struct {
 
 // Closest ranks known keys by their distance from query's key, nearest first (ties by
 // key), and returns at most limit of them within maxDistance edits. A known key that
-// starts with the query counts as one edit away, so "laukk" suggests "laukkai".
+// starts with the query counts as one edit away, so "laukk" suggests "laukkai", and one
+// that starts with a typo of it as one more ("thien" is two from "theinni").
 func Closest(query string, known []string, limit, maxDistance int) []Candidate {
 	q := Key(query)
 	qn := utf8.RuneCountInString(q)
@@ -103,9 +114,11 @@ func Closest(query string, known []string, limit, maxDistance int) []Candidate {
 		case q != "" && strings.HasPrefix(k, q):
 			d = 1
 		case kn-qn > maxDistance || qn-kn > maxDistance:
-			continue // the lengths alone are too far apart
+			// The lengths alone are too far apart for a typo; a name being typed
+			// may still start like this one ("Thien…" for Theinni).
+			d = prefixDistance(q, k)
 		default:
-			d = Distance(q, k)
+			d = min(Distance(q, k), prefixDistance(q, k))
 		}
 		if d <= maxDistance {
 			out = append(out, Candidate{Key: k, Distance: d})

@@ -52,6 +52,9 @@ func TestClosest(t *testing.T) {
 	if len(got) != 2 || got[0].Key != "laukkai" {
 		t.Fatalf("Closest(lauk) = %v, want laukkai and laukkaing", got)
 	}
+	if got := Closest("thien", known, 1, 1<<30); len(got) != 1 || got[0].Key != "theinni" || got[0].Distance != 2 {
+		t.Fatalf("Closest(thien) = %v, want theinni at 2", got)
+	}
 	if got := Closest("zzzzzz", known, 3, 2); len(got) != 0 {
 		t.Fatalf("Closest(zzzzzz) = %v, want none", got)
 	}

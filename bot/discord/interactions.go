@@ -1,0 +1,155 @@
+package discord
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/bwmarrin/discordgo"
+
+	"github.com/sitrep-bot/sitrep/bot"
+)
+
+// Interactions answers Discord's HTTP interactions (SITREP_DISCORD_PUBLIC_KEY): it
+// verifies each request's Ed25519 signature, answers PING, runs slash commands through
+// the handler, and completes town and group names. Several instances can serve it
+// behind a load balancer; no gateway connection is needed.
+type Interactions struct {
+	PublicKey ed25519.PublicKey
+	Handler   bot.Handler
+	Completer bot.Completer
+	Commands  []bot.Command // to know which option is a town or a group
+}
+
+// ServeHTTP implements http.Handler.
+func (x *Interactions) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		http.Error(w, "POST only", http.StatusMethodNotAllowed)
+		return
+	}
+	if !discordgo.VerifyInteraction(r, x.PublicKey) {
+		http.Error(w, "invalid request signature", http.StatusUnauthorized)
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		http.Error(w, "bad body", http.StatusBadRequest)
+		return
+	}
+	var in discordgo.Interaction
+	if err := json.Unmarshal(body, &in); err != nil {
+		http.Error(w, "bad interaction", http.StatusBadRequest)
+		return
+	}
+	resp := x.Respond(r.Context(), &in)
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(resp)
+}
+
+// Respond computes the response to one interaction; the gateway path uses it too.
+func (x *Interactions) Respond(ctx context.Context, in *discordgo.Interaction) *discordgo.InteractionResponse {
+	switch in.Type {
+	case discordgo.InteractionPing:
+		return &discordgo.InteractionResponse{Type: discordgo.InteractionResponsePong}
+	case discordgo.InteractionApplicationCommandAutocomplete:
+		return x.autocomplete(ctx, in)
+	case discordgo.InteractionApplicationCommand:
+		data := in.ApplicationCommandData()
+		req := request(in, data.Name)
+		for _, o := range data.Options {
+			req.Options[o.Name] = fmt.Sprint(o.Value)
+		}
+		return Response(x.Handler.Serve(ctx, req))
+	case discordgo.InteractionMessageComponent:
+		// An "Older ›" button: its custom id is the page's command line.
+		line := in.MessageComponentData().CustomID
+		name, args, ok := bot.ParseCommand("/"+line, "")
+		if !ok {
+			return Response(bot.Errorf("That button has expired."))
+		}
+		req := request(in, name)
+		req.Options, req.Text = nil, args
+		resp := Response(x.Handler.Serve(ctx, req))
+		resp.Type = discordgo.InteractionResponseUpdateMessage
+		return resp
+	}
+	return Response(bot.Errorf("sitrep cannot answer that kind of interaction."))
+}
+
+// request builds the platform-neutral request of an interaction. In a DM, Member is
+// nil and User is set.
+func request(in *discordgo.Interaction, command string) *bot.Request {
+	req := &bot.Request{
+		Command:  command,
+		Options:  map[string]string{},
+		Chat:     bot.Chat{Platform: "discord", ID: in.ChannelID, Kind: bot.Group},
+		Language: string(in.Locale),
+	}
+	user := in.User
+	if in.Member != nil {
+		user = in.Member.User
+		req.ChatManager = in.Member.Permissions&discordgo.PermissionManageChannels != 0
+	} else {
+		req.Chat.Kind, req.ChatManager = bot.Private, true
+	}
+	if user != nil {
+		req.User = bot.Identity{Platform: "discord", UserID: user.ID, Name: orDefault(user.GlobalName, user.Username)}
+	}
+	return req
+}
+
+// Response turns a reply into an interaction response: an embed, no mentions,
+// ephemeral for errors and other private replies, and an "Older ›" button when there
+// is a next page.
+func Response(r bot.Reply) *discordgo.InteractionResponse {
+	data := &discordgo.InteractionResponseData{Embeds: []*discordgo.MessageEmbed{Embed(r)}, AllowedMentions: noMentions()}
+	if r.Private || r.Tone == bot.Error {
+		data.Flags = discordgo.MessageFlagsEphemeral
+	}
+	if r.More != "" && len(r.More) <= 100 {
+		data.Components = []discordgo.MessageComponent{discordgo.ActionsRow{Components: []discordgo.MessageComponent{
+			discordgo.Button{Label: "Older ›", Style: discordgo.SecondaryButton, CustomID: r.More},
+		}}}
+	}
+	return &discordgo.InteractionResponse{Type: discordgo.InteractionResponseChannelMessageWithSource, Data: data}
+}
+
+// autocomplete offers up to 25 names for the focused option, when it names a town or
+// a group: names starting with what was typed, then the nearest spellings.
+func (x *Interactions) autocomplete(ctx context.Context, in *discordgo.Interaction) *discordgo.InteractionResponse {
+	data := in.ApplicationCommandData()
+	var choices []*discordgo.ApplicationCommandOptionChoice
+	for _, o := range data.Options {
+		if !o.Focused || x.Completer == nil {
+			continue
+		}
+		kind := x.paramKind(data.Name, o.Name)
+		if kind != bot.Town && kind != bot.GroupName {
+			continue
+		}
+		for _, n := range x.Completer.Complete(ctx, kind, strings.TrimSpace(fmt.Sprint(o.Value)), 25) {
+			choices = append(choices, &discordgo.ApplicationCommandOptionChoice{Name: clip(n, 100), Value: n})
+		}
+	}
+	return &discordgo.InteractionResponse{Type: discordgo.InteractionApplicationCommandAutocompleteResult,
+		Data: &discordgo.InteractionResponseData{Choices: choices}}
+}
+
+// paramKind finds the declared kind of a command's option.
+func (x *Interactions) paramKind(command, option string) bot.ParamKind {
+	for _, c := range x.Commands {
+		if c.Name != command {
+			continue
+		}
+		for _, p := range c.Params {
+			if p.Name == option {
+				return p.Kind
+			}
+		}
+	}
+	return bot.String
+}
