@@ -2,15 +2,20 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/sitrep-bot/sitrep/bot/discord"
 	"github.com/sitrep-bot/sitrep/commands"
@@ -113,5 +118,163 @@ func TestDiscordHTTPInteractions(t *testing.T) {
 	raw, _ := json.Marshal(out)
 	if out["type"] != float64(8) || !bytes.Contains(raw, []byte(`"Theinni"`)) {
 		t.Fatalf("autocomplete for Thien: %s", raw)
+	}
+}
+
+// fakeDiscord is a fake Discord REST API: who the bot is, command registration, and
+// channel messages and edits, recorded in order.
+type fakeDiscord struct {
+	mu       sync.Mutex
+	calls    []string // "METHOD path"
+	bodies   []string
+	changed  chan struct{}
+	nextID   int
+	commands string
+}
+
+func (f *fakeDiscord) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, r.Method+" "+r.URL.Path)
+	f.bodies = append(f.bodies, string(body))
+	close(f.changed)
+	f.changed = make(chan struct{})
+	w.Header().Set("Content-Type", "application/json")
+	switch {
+	case r.URL.Path == "/api/v9/users/@me":
+		_, _ = io.WriteString(w, `{"id":"app1","username":"sitrep","bot":true}`)
+	case strings.HasSuffix(r.URL.Path, "/commands"):
+		f.commands = string(body)
+		_, _ = io.WriteString(w, "[]")
+	case strings.HasPrefix(r.URL.Path, "/api/v9/channels/"):
+		f.nextID++
+		_, _ = fmt.Fprintf(w, `{"id":"%d","channel_id":"chan1"}`, 5000+f.nextID)
+	default:
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = io.WriteString(w, `{"message":"404: Not Found","code":0}`)
+	}
+}
+
+// wait waits until a call whose "METHOD path" starts with prefix has a body containing
+// want, and returns that body.
+func (f *fakeDiscord) wait(t *testing.T, ctx context.Context, prefix, want string) string {
+	t.Helper()
+	for {
+		f.mu.Lock()
+		for i, c := range f.calls {
+			if strings.HasPrefix(c, prefix) && strings.Contains(f.bodies[i], want) {
+				f.mu.Unlock()
+				return f.bodies[i]
+			}
+		}
+		ch := f.changed
+		f.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			t.Fatalf("no %s call with %q; calls: %v", prefix, want, f.calls)
+		}
+	}
+}
+
+// TestDiscordServeStory runs `sitrep serve` with Discord configured by environment
+// variables only, against a fake Discord REST API and signed HTTP interactions:
+// commands are registered, a moderator posts, a reader asks /town and /claims, a
+// channel subscribes and gets the next post, and a retraction edits it.
+func TestDiscordServeStory(t *testing.T) {
+	pub, priv, _ := ed25519.GenerateKey(nil)
+	fake := &fakeDiscord{changed: make(chan struct{})}
+	api := httptest.NewServer(fake)
+	defer api.Close()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	_ = l.Close()
+	env := map[string]string{
+		"SITREP_DB":                   filepath.Join(t.TempDir(), "sitrep.db"),
+		"SITREP_ADMINS":               "discord:100",
+		"SITREP_DISCORD_TOKEN":        "discord-secret-token",
+		"SITREP_DISCORD_API_ENDPOINT": api.URL,
+		"SITREP_DISCORD_GUILD":        "g1",
+		"SITREP_DISCORD_PUBLIC_KEY":   hex.EncodeToString(pub),
+		"SITREP_HTTP_ADDR":            addr,
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	runCtx, stop := context.WithCancel(ctx)
+	var logs bytes.Buffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(runCtx, []string{"serve"}, nil, &bytes.Buffer{}, &logs, func(k string) string { return env[k] })
+	}()
+	defer func() { stop(); <-done }()
+
+	commandsJSON := fake.wait(t, ctx, "PUT /api/v9/applications/app1/guilds/g1/commands", `"name":"town"`)
+	if !strings.Contains(commandsJSON, `"autocomplete":true`) {
+		t.Errorf("registered commands lack autocomplete: %.300s", commandsJSON)
+	}
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
+			resp.Body.Close()
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("serve never listened")
+		case <-tick.C:
+		}
+	}
+	interact := func(user, perms, name, options string) string {
+		t.Helper()
+		body := `{"type":2,"id":"1","application_id":"app1","channel_id":"chan1","token":"tok","locale":"en-US",` +
+			`"member":{"user":{"id":"` + user + `","username":"u"},"permissions":"` + perms + `"},` +
+			`"data":{"id":"d","name":"` + name + `","type":1,"options":[` + options + `]}}`
+		req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/discord/interactions", strings.NewReader(body))
+		ts := "1700000000"
+		req.Header.Set("X-Signature-Timestamp", ts)
+		req.Header.Set("X-Signature-Ed25519", hex.EncodeToString(ed25519.Sign(priv, []byte(ts+body))))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("/%s: %d %s", name, resp.StatusCode, raw)
+		}
+		return string(raw)
+	}
+	if out := interact("100", "8", "post", `{"name":"text","type":3,"value":"The MNDAA says it holds Laukkai"},{"name":"claim","type":3,"value":"MNDAA"}`); !strings.Contains(out, "Posted #1") {
+		t.Fatalf("/post: %s", out)
+	}
+	if out := interact("200", "0", "town", `{"name":"name","type":3,"value":"Laukkaing"}`); !strings.Contains(out, "Claimed by **MNDAA**") {
+		t.Fatalf("/town: %s", out)
+	}
+	if out := interact("200", "0", "claims", `{"name":"group","type":3,"value":"Kokang"}`); !strings.Contains(out, "Claims by MNDAA") {
+		t.Fatalf("/claims: %s", out)
+	}
+	if out := interact("200", "16", "subscribe", `{"name":"filter","type":3,"value":"town"},{"name":"name","type":3,"value":"Lashio"}`); !strings.Contains(out, "Subscribed") {
+		t.Fatalf("/subscribe: %s", out)
+	}
+	interact("100", "8", "post", `{"name":"text","type":3,"value":"Fighting on the outskirts of Lashio"},{"name":"claim","type":3,"value":"TNLA"}`)
+	push := fake.wait(t, ctx, "POST /api/v9/channels/chan1/messages", "outskirts of Lashio")
+	if !strings.Contains(push, `"allowed_mentions":{"parse":[]`) {
+		t.Errorf("push without allowed_mentions: %s", push)
+	}
+	interact("100", "8", "retract", `{"name":"id","type":4,"value":2},{"name":"reason","type":3,"value":"the clashes were near Hsenwi"}`)
+	edit := fake.wait(t, ctx, "PATCH /api/v9/channels/chan1/messages/", "the clashes were near Hsenwi")
+	if !strings.Contains(edit, "RETRACTED") {
+		t.Errorf("edit: %s", edit)
+	}
+	stop()
+	<-done
+	done <- nil
+	if strings.Contains(logs.String(), "discord-secret-token") {
+		t.Error("the token appears in the logs")
 	}
 }

@@ -10,7 +10,9 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	_ "embed"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -27,8 +29,10 @@ import (
 	"time"
 	_ "time/tzdata" // Myanmar time in a minimal container
 
+	"github.com/bwmarrin/discordgo"
 	"github.com/sitrep-bot/sitrep/bot"
 	"github.com/sitrep-bot/sitrep/bot/console"
+	"github.com/sitrep-bot/sitrep/bot/discord"
 	"github.com/sitrep-bot/sitrep/bot/telegram"
 	"github.com/sitrep-bot/sitrep/commands"
 	"github.com/sitrep-bot/sitrep/store"
@@ -303,56 +307,48 @@ func runServe(ctx context.Context, cfg config, getenv func(string) string, log *
 	if tgToken == "" && dcToken == "" {
 		return errors.New("serve: no platform is configured: set SITREP_TELEGRAM_TOKEN or SITREP_DISCORD_TOKEN (try `sitrep demo` to run without one)")
 	}
-	if tgToken == "" {
-		return errors.New("serve: the Discord adapter is not built yet; set SITREP_TELEGRAM_TOKEN")
-	}
 	st, err := store.Open(ctx, cfg.DB, store.Options{})
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	var disp *bot.Dispatcher
-	set := commands.New(st, commands.Options{Admins: cfg.Admins, Logger: log, Enqueued: func() { disp.Wake() }})
-	tg, err := telegram.New(ctx, telegram.Config{
-		Token: tgToken, Endpoint: getenv("SITREP_TELEGRAM_API_ENDPOINT"), Limits: cfg.TelegramLimits,
-		Cursor: st, Commands: set.Router().Commands(), Completer: set, Logger: log,
-	}, set)
-	if err != nil {
-		return fmt.Errorf("serve: %w", err)
-	}
-	disp = bot.NewDispatcher(tg, outbox{st}, set.RenderDelivery, bot.DispatcherConfig{Logger: log})
-	tg.RegisterCommands()
-
-	var tasks []func(context.Context) error
+	var dispatchers []*bot.Dispatcher
+	set := commands.New(st, commands.Options{Admins: cfg.Admins, Logger: log, Enqueued: func() {
+		for _, d := range dispatchers {
+			d.Wake()
+		}
+	}})
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
-	if hook := getenv("SITREP_TELEGRAM_WEBHOOK_URL"); hook != "" {
-		secretToken, err := secret(getenv, "SITREP_TELEGRAM_WEBHOOK_SECRET")
+	var tasks []func(context.Context) error
+	var senders []bot.Sender
+	if tgToken != "" {
+		sender, task, err := startTelegram(ctx, cfg, getenv, log, st, set, mux, tgToken)
 		if err != nil {
 			return err
 		}
-		u, err := url.Parse(hook)
-		switch {
-		case err != nil || u.Scheme != "https" || u.Host == "":
-			return fmt.Errorf("SITREP_TELEGRAM_WEBHOOK_URL %q: want an https URL", hook)
-		case secretToken == "":
-			return errors.New("SITREP_TELEGRAM_WEBHOOK_URL needs SITREP_TELEGRAM_WEBHOOK_SECRET")
-		case cfg.HTTPAddr == "":
-			return errors.New("SITREP_TELEGRAM_WEBHOOK_URL needs SITREP_HTTP_ADDR to listen on")
+		senders = append(senders, sender)
+		if task != nil {
+			tasks = append(tasks, task)
 		}
-		mux.Handle("POST "+cmpOr(u.Path, "/"), tg.Webhook(ctx, secretToken))
-		if err := tg.SetWebhook(hook, secretToken); err != nil {
+	}
+	if dcToken != "" {
+		sender, err := startDiscord(cfg, getenv, log, set, mux, dcToken)
+		if err != nil {
 			return err
 		}
-	} else {
-		tasks = append(tasks, tg.Run)
+		senders = append(senders, sender)
 	}
-	tasks = append(tasks, disp.Run)
+	for _, sender := range senders {
+		d := bot.NewDispatcher(sender, outbox{st}, set.RenderDelivery, bot.DispatcherConfig{Logger: log})
+		dispatchers = append(dispatchers, d)
+		tasks = append(tasks, d.Run)
+	}
 	if cfg.HTTPAddr != "" {
 		srv := &http.Server{Addr: cfg.HTTPAddr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		tasks = append(tasks, func(ctx context.Context) error { return serveHTTP(ctx, srv) })
 	}
-	log.Info("serving", "telegram", "@"+tg.Username(), "db", cfg.DB, "admins", len(cfg.Admins), "http", cfg.HTTPAddr)
+	log.Info("serving", "platforms", len(senders), "db", cfg.DB, "admins", len(cfg.Admins), "http", cfg.HTTPAddr)
 	errs := make(chan error, len(tasks))
 	for _, task := range tasks {
 		go func() { errs <- task(ctx) }()
@@ -363,6 +359,84 @@ func runServe(ctx context.Context, cfg config, getenv func(string) string, log *
 	}
 	log.Info("stopped")
 	return errors.Join(all...)
+}
+
+// startTelegram connects the Telegram adapter: long polling (its task) or, with
+// SITREP_TELEGRAM_WEBHOOK_URL, a webhook on the HTTP server (no task).
+func startTelegram(ctx context.Context, cfg config, getenv func(string) string, log *slog.Logger, st *store.Store, set *commands.Set, mux *http.ServeMux, token string) (bot.Sender, func(context.Context) error, error) {
+	tg, err := telegram.New(ctx, telegram.Config{
+		Token: token, Endpoint: getenv("SITREP_TELEGRAM_API_ENDPOINT"), Limits: cfg.TelegramLimits,
+		Cursor: st, Commands: set.Router().Commands(), Completer: set, Logger: log,
+	}, set)
+	if err != nil {
+		return nil, nil, fmt.Errorf("serve: %w", err)
+	}
+	tg.RegisterCommands()
+	log.Info("telegram connected", "bot", "@"+tg.Username())
+	hook := getenv("SITREP_TELEGRAM_WEBHOOK_URL")
+	if hook == "" {
+		return tg, tg.Run, nil
+	}
+	secretToken, err := secret(getenv, "SITREP_TELEGRAM_WEBHOOK_SECRET")
+	if err != nil {
+		return nil, nil, err
+	}
+	u, err := url.Parse(hook)
+	switch {
+	case err != nil || u.Scheme != "https" || u.Host == "":
+		return nil, nil, fmt.Errorf("SITREP_TELEGRAM_WEBHOOK_URL %q: want an https URL", hook)
+	case secretToken == "":
+		return nil, nil, errors.New("SITREP_TELEGRAM_WEBHOOK_URL needs SITREP_TELEGRAM_WEBHOOK_SECRET")
+	case cfg.HTTPAddr == "":
+		return nil, nil, errors.New("SITREP_TELEGRAM_WEBHOOK_URL needs SITREP_HTTP_ADDR to listen on")
+	}
+	mux.Handle("POST "+cmpOr(u.Path, "/"), tg.Webhook(ctx, secretToken))
+	if err := tg.SetWebhook(hook, secretToken); err != nil {
+		return nil, nil, err
+	}
+	return tg, nil, nil
+}
+
+// startDiscord connects the Discord adapter over REST (every call to
+// SITREP_DISCORD_API_ENDPOINT when set), registers the slash commands with one bulk
+// overwrite (in SITREP_DISCORD_GUILD when set), and answers interactions on
+// /discord/interactions when SITREP_DISCORD_PUBLIC_KEY is set.
+func startDiscord(cfg config, getenv func(string) string, log *slog.Logger, set *commands.Set, mux *http.ServeMux, token string) (bot.Sender, error) {
+	session, err := discordgo.New("Bot " + token)
+	if err != nil {
+		return nil, fmt.Errorf("serve: discord: %w", err)
+	}
+	client := &http.Client{Timeout: 20 * time.Second}
+	if base := getenv("SITREP_DISCORD_API_ENDPOINT"); base != "" {
+		u, err := url.Parse(base)
+		if err != nil || u.Host == "" {
+			return nil, fmt.Errorf("SITREP_DISCORD_API_ENDPOINT %q: want a base URL", base)
+		}
+		client.Transport = discord.Rewrite{Base: u}
+	}
+	session.Client = client
+	me, err := session.User("@me")
+	if err != nil {
+		return nil, fmt.Errorf("serve: discord: who am I: %w", err)
+	}
+	guild := getenv("SITREP_DISCORD_GUILD")
+	if _, err := session.ApplicationCommandBulkOverwrite(me.ID, guild, discord.ApplicationCommands(set.Router().Commands())); err != nil {
+		log.Warn("discord command registration failed; the command list may be stale", "err", err)
+	}
+	if key := getenv("SITREP_DISCORD_PUBLIC_KEY"); key != "" {
+		pub, err := hex.DecodeString(key)
+		if err != nil || len(pub) != ed25519.PublicKeySize {
+			return nil, errors.New("SITREP_DISCORD_PUBLIC_KEY: want the application's hex public key")
+		}
+		if cfg.HTTPAddr == "" {
+			return nil, errors.New("SITREP_DISCORD_PUBLIC_KEY needs SITREP_HTTP_ADDR to listen on")
+		}
+		mux.Handle("POST /discord/interactions", &discord.Interactions{PublicKey: pub, Handler: set, Completer: set, Commands: set.Router().Commands()})
+	} else {
+		log.Warn("discord: without SITREP_DISCORD_PUBLIC_KEY only pushes work; the gateway is not built yet")
+	}
+	log.Info("discord connected", "bot", me.Username, "guild", guild)
+	return &discord.Sender{Session: session, Rates: cfg.DiscordLimits}, nil
 }
 
 // cmpOr returns a unless it is empty, else b.
