@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/bwmarrin/discordgo"
@@ -33,10 +34,38 @@ func (rw Rewrite) RoundTrip(req *http.Request) (*http.Response, error) {
 	return next.RoundTrip(out)
 }
 
-// Sender delivers pushes to Discord channels through a discordgo session.
+// Sender delivers pushes to Discord channels through a discordgo session. In an
+// announcement channel it also publishes (crossposts) each push, so that servers
+// following the channel receive it too.
 type Sender struct {
 	Session *discordgo.Session
 	Rates   bot.Limits // zero: bot.DiscordLimits()
+
+	mu           sync.Mutex
+	announcement map[string]bool // channel id → is an announcement channel
+}
+
+// isAnnouncement reports whether a channel is an announcement channel, asking Discord
+// once per channel.
+func (s *Sender) isAnnouncement(ctx context.Context, channelID string) bool {
+	s.mu.Lock()
+	known, ok := s.announcement[channelID]
+	s.mu.Unlock()
+	if ok {
+		return known
+	}
+	ch, err := s.Session.Channel(channelID, options(ctx)...)
+	if err != nil {
+		return false // try again next time
+	}
+	news := ch.Type == discordgo.ChannelTypeGuildNews
+	s.mu.Lock()
+	if s.announcement == nil {
+		s.announcement = map[string]bool{}
+	}
+	s.announcement[channelID] = news
+	s.mu.Unlock()
+	return news
 }
 
 var _ bot.Sender = (*Sender)(nil)
@@ -72,6 +101,10 @@ func (s *Sender) Send(ctx context.Context, channelID string, r bot.Reply) (bot.M
 	m, err := s.Session.ChannelMessageSendComplex(channelID, message(r), options(ctx)...)
 	if err != nil {
 		return "", classify(err)
+	}
+	if s.isAnnouncement(ctx, channelID) {
+		// Sent either way; a failed publication only means followers miss it.
+		_, _ = s.Session.ChannelMessageCrosspost(channelID, m.ID, options(ctx)...)
 	}
 	return bot.MessageRef(m.ID), nil
 }

@@ -41,6 +41,14 @@ func (f *fakeREST) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/api/v9/channels/") {
+		kind := 0 // a text channel
+		if strings.HasSuffix(r.URL.Path, "/news") {
+			kind = 5 // an announcement channel
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"id": "x", "type": kind})
+		return
+	}
 	_ = json.NewEncoder(w).Encode(map[string]any{"id": "9001", "channel_id": "123", "content": ""})
 }
 
@@ -75,10 +83,13 @@ func TestSendEditReplyGoToTheConfiguredHost(t *testing.T) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if len(f.requests) != 3 || len(f.hosts) != 1 {
+	if len(f.requests) != 4 || len(f.hosts) != 1 {
 		t.Fatalf("requests %q to hosts %v", f.requests, f.hosts)
 	}
-	send, edit, reply := f.requests[0], f.requests[1], f.requests[2]
+	send, edit, reply := f.requests[0], f.requests[2], f.requests[3]
+	if !strings.HasPrefix(f.requests[1], "GET /api/v9/channels/123 ") {
+		t.Errorf("the channel's type was not looked up: %s", f.requests[1])
+	}
 	for _, want := range []string{"POST /api/v9/channels/123/messages ", `"allowed_mentions":{"parse":[]`, `"flags":4096`,
 		"@\u200beveryone", `\\*claims\\*`, `\\[x\\]\\(http://evil\\)`, `[Irrawaddy](\u003chttps://www.irrawaddy.com\u003e)`} {
 		if !strings.Contains(send, want) {
@@ -143,5 +154,26 @@ func TestEmbedStaysWithinLimits(t *testing.T) {
 	}
 	if n := len([]rune(e.Description)); n > maxDescription || n+len([]rune(e.Title)) > maxEmbedTotal || !strings.HasSuffix(e.Description, "…") {
 		t.Errorf("description %d characters, ends %q", n, e.Description[len(e.Description)-5:])
+	}
+}
+
+func TestAnnouncementChannelsArePublished(t *testing.T) {
+	s, f := newSender(t)
+	for range 2 {
+		if _, err := s.Send(t.Context(), "news", bot.Text("Lashio")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	want := []string{"POST /api/v9/channels/news/messages", "GET /api/v9/channels/news", "POST /api/v9/channels/news/messages/9001/crosspost",
+		"POST /api/v9/channels/news/messages", "POST /api/v9/channels/news/messages/9001/crosspost"}
+	if len(f.requests) != len(want) {
+		t.Fatalf("requests %q", f.requests)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(f.requests[i], w+" ") {
+			t.Errorf("request %d = %q, want %s", i, f.requests[i], w)
+		}
 	}
 }
