@@ -245,7 +245,7 @@ func (r *deliveryRig) settle(updates ...uint64) []store.Delivery {
 }
 
 func TestDeliveryEndsSentOrParked(t *testing.T) {
-	r := newRig(t, bot.DispatcherConfig{MaxAttempts: 3, BaseBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond, SendTimeout: 50 * time.Millisecond},
+	r := newRig(t, bot.DispatcherConfig{MaxAttempts: 3, BaseBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond, SendTimeout: 500 * time.Millisecond},
 		"ok", "limited", "flaky", "slow", "gone", "moved", "broken", "refused")
 	r.fake.script["limited"] = []error{bot.RetryAfterError(30*time.Millisecond, errors.New("429: retry after 0.03"))}
 	r.fake.script["flaky"] = []error{errors.New("502 Bad Gateway"), errors.New("503 Service Unavailable")}
