@@ -333,11 +333,14 @@ func runServe(ctx context.Context, cfg config, getenv func(string) string, log *
 		}
 	}
 	if dcToken != "" {
-		sender, err := startDiscord(cfg, getenv, log, set, mux, dcToken)
+		sender, task, err := startDiscord(cfg, getenv, log, set, mux, dcToken)
 		if err != nil {
 			return err
 		}
 		senders = append(senders, sender)
+		if task != nil {
+			tasks = append(tasks, task)
+		}
 	}
 	for _, sender := range senders {
 		d := bot.NewDispatcher(sender, outbox{st}, set.RenderDelivery, bot.DispatcherConfig{Logger: log})
@@ -398,45 +401,49 @@ func startTelegram(ctx context.Context, cfg config, getenv func(string) string, 
 }
 
 // startDiscord connects the Discord adapter over REST (every call to
-// SITREP_DISCORD_API_ENDPOINT when set), registers the slash commands with one bulk
-// overwrite (in SITREP_DISCORD_GUILD when set), and answers interactions on
-// /discord/interactions when SITREP_DISCORD_PUBLIC_KEY is set.
-func startDiscord(cfg config, getenv func(string) string, log *slog.Logger, set *commands.Set, mux *http.ServeMux, token string) (bot.Sender, error) {
+// SITREP_DISCORD_API_ENDPOINT when set) and registers the slash commands with one bulk
+// overwrite (in SITREP_DISCORD_GUILD when set). It answers interactions on
+// /discord/interactions when SITREP_DISCORD_PUBLIC_KEY is set, and otherwise through
+// the gateway (its task).
+func startDiscord(cfg config, getenv func(string) string, log *slog.Logger, set *commands.Set, mux *http.ServeMux, token string) (bot.Sender, func(context.Context) error, error) {
 	session, err := discordgo.New("Bot " + token)
 	if err != nil {
-		return nil, fmt.Errorf("serve: discord: %w", err)
+		return nil, nil, fmt.Errorf("serve: discord: %w", err)
 	}
 	client := &http.Client{Timeout: 20 * time.Second}
 	if base := getenv("SITREP_DISCORD_API_ENDPOINT"); base != "" {
 		u, err := url.Parse(base)
 		if err != nil || u.Host == "" {
-			return nil, fmt.Errorf("SITREP_DISCORD_API_ENDPOINT %q: want a base URL", base)
+			return nil, nil, fmt.Errorf("SITREP_DISCORD_API_ENDPOINT %q: want a base URL", base)
 		}
 		client.Transport = discord.Rewrite{Base: u}
 	}
 	session.Client = client
 	me, err := session.User("@me")
 	if err != nil {
-		return nil, fmt.Errorf("serve: discord: who am I: %w", err)
+		return nil, nil, fmt.Errorf("serve: discord: who am I: %w", err)
 	}
 	guild := getenv("SITREP_DISCORD_GUILD")
 	if _, err := session.ApplicationCommandBulkOverwrite(me.ID, guild, discord.ApplicationCommands(set.Router().Commands())); err != nil {
 		log.Warn("discord command registration failed; the command list may be stale", "err", err)
 	}
+	x := &discord.Interactions{Handler: set, Completer: set, Commands: set.Router().Commands()}
+	var task func(context.Context) error
 	if key := getenv("SITREP_DISCORD_PUBLIC_KEY"); key != "" {
 		pub, err := hex.DecodeString(key)
 		if err != nil || len(pub) != ed25519.PublicKeySize {
-			return nil, errors.New("SITREP_DISCORD_PUBLIC_KEY: want the application's hex public key")
+			return nil, nil, errors.New("SITREP_DISCORD_PUBLIC_KEY: want the application's hex public key")
 		}
 		if cfg.HTTPAddr == "" {
-			return nil, errors.New("SITREP_DISCORD_PUBLIC_KEY needs SITREP_HTTP_ADDR to listen on")
+			return nil, nil, errors.New("SITREP_DISCORD_PUBLIC_KEY needs SITREP_HTTP_ADDR to listen on")
 		}
-		mux.Handle("POST /discord/interactions", &discord.Interactions{PublicKey: pub, Handler: set, Completer: set, Commands: set.Router().Commands()})
+		x.PublicKey = pub
+		mux.Handle("POST /discord/interactions", x)
 	} else {
-		log.Warn("discord: without SITREP_DISCORD_PUBLIC_KEY only pushes work; the gateway is not built yet")
+		task = func(ctx context.Context) error { return discord.RunGateway(ctx, session, x, log) }
 	}
-	log.Info("discord connected", "bot", me.Username, "guild", guild)
-	return &discord.Sender{Session: session, Rates: cfg.DiscordLimits}, nil
+	log.Info("discord connected", "bot", me.Username, "guild", guild, "gateway", task != nil)
+	return &discord.Sender{Session: session, Rates: cfg.DiscordLimits}, task, nil
 }
 
 // cmpOr returns a unless it is empty, else b.
