@@ -163,9 +163,9 @@ func (f *fakeDiscord) wait(t *testing.T, ctx context.Context, prefix, want strin
 	for {
 		f.mu.Lock()
 		for i, c := range f.calls {
-			if strings.HasPrefix(c, prefix) && strings.Contains(f.bodies[i], want) {
+			if body := f.bodies[i]; strings.HasPrefix(c, prefix) && strings.Contains(body, want) {
 				f.mu.Unlock()
-				return f.bodies[i]
+				return body
 			}
 		}
 		ch := f.changed
