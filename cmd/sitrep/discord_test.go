@@ -11,9 +11,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -178,8 +181,8 @@ func (f *fakeDiscord) wait(t *testing.T, ctx context.Context, prefix, want strin
 	}
 }
 
-// TestDiscordServeStory runs `sitrep serve` with Discord configured by environment
-// variables only, against a fake Discord REST API and signed HTTP interactions:
+// TestDiscordServeStory builds and runs the real `sitrep serve` binary with Discord
+// configured by environment variables only, against a fake Discord REST API and signed HTTP interactions:
 // commands are registered, a moderator posts, a reader asks /town and /claims, a
 // channel subscribes and gets the next post, and a retraction edits it.
 func TestDiscordServeStory(t *testing.T) {
@@ -202,16 +205,33 @@ func TestDiscordServeStory(t *testing.T) {
 		"SITREP_DISCORD_PUBLIC_KEY":   hex.EncodeToString(pub),
 		"SITREP_HTTP_ADDR":            addr,
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildBinary(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	runCtx, stop := context.WithCancel(ctx)
+	cmd := exec.Command(bin, "serve")
+	cmd.Env = os.Environ()
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
 	var logs bytes.Buffer
-	done := make(chan error, 1)
-	go func() {
-		done <- run(runCtx, []string{"serve"}, nil, &bytes.Buffer{}, &logs, func(k string) string { return env[k] })
-	}()
-	defer func() { stop(); <-done }()
-
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			if err := cmd.Wait(); err != nil {
+				t.Errorf("serve: %v\n%s", err, logs.String())
+			}
+		}
+	}
+	defer stop()
 	commandsJSON := fake.wait(t, ctx, "PUT /api/v9/applications/app1/guilds/g1/commands", `"name":"town"`)
 	if !strings.Contains(commandsJSON, `"autocomplete":true`) {
 		t.Errorf("registered commands lack autocomplete: %.300s", commandsJSON)
@@ -272,8 +292,6 @@ func TestDiscordServeStory(t *testing.T) {
 		t.Errorf("edit: %s", edit)
 	}
 	stop()
-	<-done
-	done <- nil
 	if strings.Contains(logs.String(), "discord-secret-token") {
 		t.Error("the token appears in the logs")
 	}
