@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/bwmarrin/discordgo"
 )
@@ -17,10 +18,9 @@ func RunGateway(ctx context.Context, session *discordgo.Session, x *Interactions
 	}
 	session.Identify.Intents = discordgo.IntentsGuilds
 	remove := session.AddHandler(func(s *discordgo.Session, ic *discordgo.InteractionCreate) {
-		resp := x.Respond(ctx, ic.Interaction)
-		if err := s.InteractionRespond(ic.Interaction, resp, discordgo.WithContext(ctx)); err != nil {
-			log.WarnContext(ctx, "discord interaction response failed", "err", err)
-		}
+		respondInTime(ctx, s, ic.Interaction, x, log, func(resp *discordgo.InteractionResponse) error {
+			return s.InteractionRespond(ic.Interaction, resp, discordgo.WithContext(ctx))
+		})
 	})
 	defer remove()
 	if err := session.Open(); err != nil {
@@ -31,4 +31,49 @@ func RunGateway(ctx context.Context, session *discordgo.Session, x *Interactions
 		return fmt.Errorf("discord gateway close: %w", err)
 	}
 	return nil
+}
+
+// deferAfter is how long an answer may take before Discord is told it is coming:
+// Discord drops an interaction not answered within three seconds.
+const deferAfter = 2 * time.Second
+
+// respondInTime answers an interaction with send, deferring first when the handler is
+// slower than x.DeferAfter (2s); the deferred answer is then completed, in the
+// background, by editing the original response through the session.
+func respondInTime(ctx context.Context, s *discordgo.Session, in *discordgo.Interaction, x *Interactions, log *slog.Logger,
+	send func(*discordgo.InteractionResponse) error) {
+	wait := x.DeferAfter
+	if wait <= 0 {
+		wait = deferAfter
+	}
+	done := make(chan *discordgo.InteractionResponse, 1)
+	go func() { done <- x.Respond(ctx, in) }()
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case resp := <-done:
+		if err := send(resp); err != nil {
+			log.WarnContext(ctx, "discord interaction response failed", "err", err)
+		}
+		return
+	case <-timer.C:
+	}
+	deferred := &discordgo.InteractionResponse{Type: discordgo.InteractionResponseDeferredChannelMessageWithSource}
+	if in.Type == discordgo.InteractionMessageComponent {
+		deferred.Type = discordgo.InteractionResponseDeferredMessageUpdate
+	}
+	if err := send(deferred); err != nil {
+		log.WarnContext(ctx, "discord deferral failed", "err", err)
+		return
+	}
+	go func() {
+		resp := <-done
+		if resp.Data == nil {
+			return
+		}
+		edit := &discordgo.WebhookEdit{Embeds: &resp.Data.Embeds, Components: &resp.Data.Components, AllowedMentions: resp.Data.AllowedMentions}
+		if _, err := s.InteractionResponseEdit(in, edit, discordgo.WithContext(context.WithoutCancel(ctx))); err != nil {
+			log.WarnContext(ctx, "discord deferred answer failed", "err", err)
+		}
+	}()
 }

@@ -2,6 +2,8 @@ package discord
 
 import (
 	"context"
+	"crypto/ed25519"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -35,9 +37,14 @@ func (f *fakeGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.URL.Path == "/api/v9/gateway":
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{"url":"`+strings.Replace(f.url, "http", "ws", 1)+`/gw"}`)
-	case strings.HasPrefix(r.URL.Path, "/api/v9/interactions/"):
+	case strings.HasPrefix(r.URL.Path, "/api/v9/interactions/"), strings.HasPrefix(r.URL.Path, "/api/v9/webhooks/"):
 		body, _ := io.ReadAll(r.Body)
 		f.callbacks <- r.URL.Path + " " + string(body)
+		if r.Method == http.MethodPatch {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"id":"m1","channel_id":"c1"}`)
+			return
+		}
 		w.WriteHeader(http.StatusNoContent)
 	case strings.TrimSuffix(r.URL.Path, "/") == "/gw":
 		conn, err := f.upgrader.Upgrade(w, r, nil)
@@ -109,14 +116,20 @@ func TestGatewayAnswersInteractions(t *testing.T) {
 	}
 	s.Client = &http.Client{Transport: Rewrite{Base: base}, Timeout: 10 * time.Second}
 	s.Identify.Compress = false
+	slow := make(chan struct{})
 	h := bot.HandlerFunc(func(_ context.Context, req *bot.Request) bot.Reply {
+		if req.Command == "slow" {
+			<-slow
+		}
 		return bot.Text("answer to /%s %s from %s", req.Command, req.Options["name"], req.User)
 	})
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- RunGateway(runCtx, s, &Interactions{Handler: h}, nil) }()
+	go func() {
+		done <- RunGateway(runCtx, s, &Interactions{Handler: h, DeferAfter: 50 * time.Millisecond}, nil)
+	}()
 
 	select {
 	case id := <-f.identify:
@@ -138,8 +151,65 @@ func TestGatewayAnswersInteractions(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("the interaction was not answered")
 	}
+	// A slow answer is deferred, then completed by editing the original response.
+	f.dispatch <- `{"type":2,"id":"78","application_id":"app1","channel_id":"c1","token":"itok2",` +
+		`"user":{"id":"300","username":"reader"},"data":{"id":"d","name":"slow","type":1,"options":[]}}`
+	select {
+	case cb := <-f.callbacks:
+		if !strings.HasPrefix(cb, "/api/v9/interactions/78/itok2/callback ") || !strings.Contains(cb, `"type":5`) {
+			t.Errorf("deferral = %s", cb)
+		}
+	case <-ctx.Done():
+		t.Fatal("no deferral")
+	}
+	close(slow)
+	select {
+	case cb := <-f.callbacks:
+		if !strings.HasPrefix(cb, "/api/v9/webhooks/app1/itok2/messages/@original ") || !strings.Contains(cb, "answer to /slow") {
+			t.Errorf("deferred answer = %s", cb)
+		}
+	case <-ctx.Done():
+		t.Fatal("the deferred answer never came")
+	}
 	stop()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestHTTPInteractionsDeferSlowAnswers(t *testing.T) {
+	f := &fakeGateway{callbacks: make(chan string, 4)}
+	rest := httptest.NewServer(f)
+	defer rest.Close()
+	base, _ := url.Parse(rest.URL)
+	s, _ := discordgo.New("Bot t")
+	s.Client = &http.Client{Transport: Rewrite{Base: base}, Timeout: 10 * time.Second}
+	pub, priv, _ := ed25519.GenerateKey(nil)
+	slow := make(chan struct{})
+	h := bot.HandlerFunc(func(context.Context, *bot.Request) bot.Reply { <-slow; return bot.Text("late answer") })
+	srv := httptest.NewServer(&Interactions{PublicKey: pub, Handler: h, Session: s, DeferAfter: 20 * time.Millisecond})
+	defer srv.Close()
+
+	body := `{"type":2,"id":"9","application_id":"app1","channel_id":"c1","token":"tk","user":{"id":"1"},"data":{"id":"d","name":"town","type":1}}`
+	req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(body))
+	req.Header.Set("X-Signature-Timestamp", "1")
+	req.Header.Set("X-Signature-Ed25519", hex.EncodeToString(ed25519.Sign(priv, []byte("1"+body))))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(got), `"type":5`) {
+		t.Fatalf("HTTP answer = %s, want a deferral", got)
+	}
+	close(slow)
+	select {
+	case cb := <-f.callbacks:
+		if !strings.HasPrefix(cb, "/api/v9/webhooks/app1/tk/messages/@original ") || !strings.Contains(cb, "late answer") {
+			t.Fatalf("completion = %s", cb)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the deferred answer never came")
 	}
 }

@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/bwmarrin/discordgo"
 
@@ -23,6 +25,12 @@ type Interactions struct {
 	Handler   bot.Handler
 	Completer bot.Completer
 	Commands  []bot.Command // to know which option is a town or a group
+	// DeferAfter is how long an answer may take before it is deferred (2s).
+	DeferAfter time.Duration
+	// Session, when set, completes deferred answers; without it every answer is
+	// given in the HTTP response however long it takes.
+	Session *discordgo.Session
+	Logger  *slog.Logger
 }
 
 // ServeHTTP implements http.Handler.
@@ -45,9 +53,19 @@ func (x *Interactions) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad interaction", http.StatusBadRequest)
 		return
 	}
-	resp := x.Respond(r.Context(), &in)
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(resp)
+	write := func(resp *discordgo.InteractionResponse) error {
+		w.Header().Set("Content-Type", "application/json")
+		return json.NewEncoder(w).Encode(resp)
+	}
+	if x.Session == nil {
+		_ = write(x.Respond(r.Context(), &in))
+		return
+	}
+	log := x.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	respondInTime(context.WithoutCancel(r.Context()), x.Session, &in, x, log, write)
 }
 
 // Respond computes the response to one interaction; the gateway path uses it too.

@@ -427,7 +427,7 @@ func startDiscord(cfg config, getenv func(string) string, log *slog.Logger, set 
 	if _, err := session.ApplicationCommandBulkOverwrite(me.ID, guild, discord.ApplicationCommands(set.Router().Commands())); err != nil {
 		log.Warn("discord command registration failed; the command list may be stale", "err", err)
 	}
-	x := &discord.Interactions{Handler: set, Completer: set, Commands: set.Router().Commands()}
+	x := &discord.Interactions{Handler: set, Completer: set, Commands: set.Router().Commands(), Session: session, Logger: log}
 	var task func(context.Context) error
 	if key := getenv("SITREP_DISCORD_PUBLIC_KEY"); key != "" {
 		pub, err := hex.DecodeString(key)
