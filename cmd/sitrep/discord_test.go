@@ -115,6 +115,28 @@ func TestDiscordHTTPInteractions(t *testing.T) {
 	if text, _ := embed(out); !strings.Contains(text, "Claims by MNDAA") {
 		t.Fatalf("/claims in a DM: %q", text)
 	}
+	// Every command, with typed options, from a moderator who manages channels.
+	opt := func(name, value string) string { return `{"name":"` + name + `","type":3,"value":"` + value + `"}` }
+	every := map[string]string{
+		"latest": `{"name":"n","type":4,"value":3}`, "town": opt("name", "Theinni"), "claims": opt("group", "Kokang"),
+		"help": opt("command", "town"), "about": "", "subscribe": opt("filter", "all"), "unsubscribe": opt("filter", "all"),
+		"subscriptions": "", "post": opt("text", "Fighting near Muse"), "verify": `{"name":"id","type":4,"value":1},` + opt("status", "confirmed"),
+		"edit": `{"name":"id","type":4,"value":1},` + opt("text", "Laukkai is under MNDAA control"), "retract": `{"name":"id","type":4,"value":1},` + opt("reason", "wrong"),
+		"deliveries": `{"name":"id","type":4,"value":1}`, "control": opt("town", "Laukkai") + "," + opt("group", "MNDAA"),
+		"alias": opt("name", "Laukkai") + "," + opt("alias", "Lauk Kaing"), "addtown": opt("name", "Hopang"), "addgroup": opt("name", "MDY-PDF"),
+		"mod": opt("action", "list"),
+	}
+	for _, c := range set.Router().Commands() {
+		options, ok := every[c.Name]
+		if !ok {
+			t.Fatalf("no sample for /%s", c.Name)
+		}
+		_, out := send(command("100", "16", c.Name, options), true)
+		if text, _ := embed(out); text == "\n" || strings.Contains(text, "Something went wrong") || strings.Contains(text, "Unknown command") || strings.Contains(text, "Missing") {
+			t.Errorf("/%s: %q", c.Name, text)
+		}
+	}
+
 	auto := `{"type":4,"id":"1","application_id":"app","channel_id":"chan1","token":"tok","member":{"user":{"id":"200"},"permissions":"0"},` +
 		`"data":{"id":"d","name":"town","type":1,"options":[{"name":"name","type":3,"value":"Thien","focused":true}]}}`
 	_, out = send(auto, true)
