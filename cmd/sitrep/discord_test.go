@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -212,12 +211,7 @@ func TestDiscordServeStory(t *testing.T) {
 	fake := &fakeDiscord{changed: make(chan struct{})}
 	api := httptest.NewServer(fake)
 	defer api.Close()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	_ = l.Close()
+	addr := freeAddr(t)
 	env := map[string]string{
 		"SITREP_DB":                   filepath.Join(t.TempDir(), "sitrep.db"),
 		"SITREP_ADMINS":               "discord:100",
@@ -258,19 +252,7 @@ func TestDiscordServeStory(t *testing.T) {
 	if !strings.Contains(commandsJSON, `"autocomplete":true`) {
 		t.Errorf("registered commands lack autocomplete: %.300s", commandsJSON)
 	}
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
-			resp.Body.Close()
-			break
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatal("serve never listened")
-		case <-tick.C:
-		}
-	}
+	waitListening(t, ctx, addr)
 	interact := func(user, perms, name, options string) string {
 		t.Helper()
 		body := `{"type":2,"id":"1","application_id":"app1","channel_id":"chan1","token":"tok","locale":"en-US",` +

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -172,12 +171,7 @@ func TestTelegramStory(t *testing.T) {
 
 func TestTelegramWebhookMode(t *testing.T) {
 	api := telegramtest.NewServer(t, "4242:AAE-not-a-real-token")
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	_ = l.Close()
+	addr := freeAddr(t)
 	env := map[string]string{
 		"SITREP_DB":                      filepath.Join(t.TempDir(), "sitrep.db"),
 		"SITREP_TELEGRAM_TOKEN":          api.Token,
@@ -195,21 +189,7 @@ func TestTelegramWebhookMode(t *testing.T) {
 	}()
 	defer func() { stop(); <-done }()
 
-	// Wait until it listens.
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		resp, err := http.Get("http://" + addr + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			break
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("serve never listened: %v", err)
-		case <-tick.C:
-		}
-	}
+	waitListening(t, ctx, addr)
 	if got := api.Param("setWebhook", "secret_token"); got != "s3cret" || api.Param("setWebhook", "url") != env["SITREP_TELEGRAM_WEBHOOK_URL"] {
 		t.Fatalf("setWebhook got url %q secret %q", api.Param("setWebhook", "url"), got)
 	}
