@@ -38,6 +38,7 @@ const (
 	Integer                    // a whole number
 	Town                       // a town name (autocompleted)
 	GroupName                  // a group name (autocompleted)
+	Person                     // a user: "platform:id" in text, a user picker where the platform has one
 )
 
 // Param declares one parameter of a command.

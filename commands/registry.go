@@ -181,7 +181,7 @@ func (s *Set) declarations() []command {
 			Role: bot.Admin,
 			Params: []bot.Param{
 				{Name: "action", Help: "add, remove or list", Required: true, Choices: []string{"add", "remove", "list"}},
-				{Name: "user", Help: "platform:user id"},
+				{Name: "user", Help: "platform:user id", Kind: bot.Person},
 				{Name: "role", Help: "moderator (default) or admin", Choices: []string{"moderator", "admin"}},
 			},
 		}, run: s.mod},

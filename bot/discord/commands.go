@@ -64,6 +64,8 @@ func option(p bot.Param) *discordgo.ApplicationCommandOption {
 		}
 	case bot.Town, bot.GroupName:
 		o.Autocomplete = true
+	case bot.Person:
+		o.Type = discordgo.ApplicationCommandOptionUser
 	}
 	for _, ch := range p.Choices {
 		if len(o.Choices) == 25 {

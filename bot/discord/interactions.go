@@ -80,6 +80,9 @@ func (x *Interactions) Respond(ctx context.Context, in *discordgo.Interaction) *
 		req := request(in, data.Name)
 		for _, o := range data.Options {
 			req.Options[o.Name] = fmt.Sprint(o.Value)
+			if o.Type == discordgo.ApplicationCommandOptionUser {
+				req.Options[o.Name] = "discord:" + req.Options[o.Name] // as moderators are configured
+			}
 		}
 		return Response(x.Handler.Serve(ctx, req))
 	case discordgo.InteractionMessageComponent:

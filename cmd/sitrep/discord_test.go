@@ -110,6 +110,10 @@ func TestDiscordHTTPInteractions(t *testing.T) {
 	if text, _ := embed(out); !strings.Contains(text, "Subscribed") {
 		t.Fatalf("/subscribe with Manage Channels: %q", text)
 	}
+	_, out = send(command("100", "8", "mod", `{"name":"action","type":3,"value":"add"},{"name":"user","type":6,"value":"80351110224678912"}`), true)
+	if text, _ := embed(out); !strings.Contains(text, "discord:80351110224678912 is now a moderator") {
+		t.Fatalf("/mod add with a user option: %q", text)
+	}
 	_, out = send(command("300", "", "claims", `{"name":"group","type":3,"value":"MNDAA"}`), true) // a DM
 	if text, _ := embed(out); !strings.Contains(text, "Claims by MNDAA") {
 		t.Fatalf("/claims in a DM: %q", text)
