@@ -49,6 +49,9 @@ type Reply struct {
 	Private bool
 	// Silent asks the platform not to notify (Telegram disable_notification).
 	Silent bool
+	// Status, when the reply is about one claim, is its verification status
+	// ("unverified", "confirmed", …), which platforms may show as a colour.
+	Status string
 	// More, when set, is the command line (without the slash, at most 64 bytes) that
 	// shows the next, older page; platforms offer it as a button where they can.
 	More string

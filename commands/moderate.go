@@ -175,7 +175,7 @@ func plural(n int, one, many string) string {
 // that was sent the update gets a correction.
 func (s *Set) changed(ctx context.Context, what string, u store.Update) bot.Reply {
 	s.enqueued()
-	return bot.Reply{Tone: bot.Done, Blocks: []bot.Block{
+	return bot.Reply{Tone: bot.Done, Status: string(u.Status), Blocks: []bot.Block{
 		{{Text: fmt.Sprintf("Update #%d %s.", u.ID, what)}},
 		s.updateBlock(ctx, u, ""),
 	}}

@@ -55,7 +55,7 @@ func (s *Set) declarations() []command {
 				"into one message a day, at 07:00 Myanmar time or at the hour given (digest:daily@18). Chat admins only in groups.",
 			Role: bot.ChatManager,
 			Params: []bot.Param{
-				{Name: "filter", Help: "all, town or group"},
+				{Name: "filter", Help: "all, town or group", Choices: []string{"all", "town", "group"}},
 				{Name: "name", Help: "The town or group"},
 				{Name: "quiet", Help: "Send without notifications", Choices: []string{"yes", "no"}},
 				{Name: "digest", Help: "One message a day: daily or daily@HH"},

@@ -143,6 +143,9 @@ func (s *Set) RenderDelivery(ctx context.Context, jobs []bot.Job) (bot.Reply, []
 		}
 		revisions[i] = len(u.History)
 		r.Blocks = append(r.Blocks, s.updateBlock(ctx, u, ""))
+		if len(jobs) == 1 {
+			r.Status = string(u.Status)
+		}
 		switch {
 		case job.Digest && job.Kind == bot.NewMessage:
 			r.Title = fmt.Sprintf("sitrep daily digest: %d %s", len(jobs), plural(len(jobs), "update", "updates"))

@@ -128,8 +128,8 @@ func request(in *discordgo.Interaction, command string) *bot.Request {
 // is a next page.
 func Response(r bot.Reply) *discordgo.InteractionResponse {
 	data := &discordgo.InteractionResponseData{Embeds: []*discordgo.MessageEmbed{Embed(r)}, AllowedMentions: noMentions()}
-	if r.Private || r.Tone == bot.Error {
-		data.Flags = discordgo.MessageFlagsEphemeral
+	if r.Private || r.Tone != bot.Info {
+		data.Flags = discordgo.MessageFlagsEphemeral // errors and confirmations: only the asker sees them
 	}
 	if r.More != "" && len(r.More) <= 100 {
 		data.Components = []discordgo.MessageComponent{discordgo.ActionsRow{Components: []discordgo.MessageComponent{

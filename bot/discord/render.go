@@ -27,6 +27,23 @@ const (
 	colourDone  = 0x16A34A
 )
 
+// statusColour shows a claim's verification status at a glance.
+func statusColour(status string) (int, bool) {
+	switch status {
+	case "unverified":
+		return 0xF59E0B, true // amber
+	case "confirmed":
+		return 0x16A34A, true // green
+	case "disputed":
+		return 0xEA580C, true // orange
+	case "false":
+		return 0xDC2626, true // red
+	case "retracted":
+		return 0x6B7280, true // grey
+	}
+	return 0, false
+}
+
 // noMentions makes Discord ping nobody, whatever user or moderator text says
 // (@everyone, roles, users).
 func noMentions() *discordgo.MessageAllowedMentions {
@@ -85,6 +102,9 @@ func Embed(r bot.Reply) *discordgo.MessageEmbed {
 		e.Color = colourError
 	case bot.Done:
 		e.Color = colourDone
+	}
+	if c, ok := statusColour(r.Status); ok {
+		e.Color = c
 	}
 	room := min(maxDescription, maxEmbedTotal-utf8.RuneCountInString(e.Title))
 	desc := Markdown(r)

@@ -177,3 +177,15 @@ func TestAnnouncementChannelsArePublished(t *testing.T) {
 		}
 	}
 }
+
+func TestEmbedColourFollowsStatus(t *testing.T) {
+	if e := Embed(bot.Reply{Status: "confirmed"}); e.Color != 0x16A34A {
+		t.Errorf("confirmed colour %x", e.Color)
+	}
+	if e := Embed(bot.Reply{Status: "retracted", Tone: bot.Done}); e.Color != 0x6B7280 {
+		t.Errorf("retracted colour %x", e.Color)
+	}
+	if e := Embed(bot.Reply{Tone: bot.Error}); e.Color != colourError {
+		t.Errorf("error colour %x", e.Color)
+	}
+}

@@ -88,7 +88,7 @@ func TestDiscordHTTPInteractions(t *testing.T) {
 		t.Fatalf("ping: %d %v", code, out)
 	}
 	_, out := send(command("100", "8", "post", `{"name":"text","type":3,"value":"The MNDAA says Laukkai is under its control @everyone"},{"name":"claim","type":3,"value":"Kokang"}`), true)
-	if text, flags := embed(out); !strings.Contains(text, "Posted #1") || flags != 0 {
+	if text, flags := embed(out); !strings.Contains(text, "Posted #1") || flags != 64 { // confirmations only the moderator sees
 		t.Fatalf("moderator /post: %q flags %v", text, flags)
 	}
 	if data := out["data"].(map[string]any); data["allowed_mentions"] == nil {
