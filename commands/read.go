@@ -54,8 +54,8 @@ const footer = "Claims are unverified unless marked [CONFIRMED]."
 // latest answers /latest [n].
 func (s *Set) latest(ctx context.Context, _ *bot.Request, a args) (bot.Reply, error) {
 	n := defaultLatest
-	if a.has("n") {
-		n, _ = strconv.Atoi(a.get("n"))
+	if a.has("count") {
+		n, _ = strconv.Atoi(a.get("count"))
 	}
 	page := pageOf(a)
 	updates, err := s.store.LatestPage(ctx, (page-1)*n, n)

@@ -25,9 +25,9 @@ func statusNames() []string {
 func (s *Set) declarations() []command {
 	return []command{
 		{Command: bot.Command{
-			Name: "latest", Summary: "The newest updates", Usage: "[n]",
-			Help:   "Shows the n most recent updates (default 5, at most 20), newest event first, each with who claims it and whether it is verified.",
-			Params: []bot.Param{pageParam, {Name: "n", Help: "How many (1–20)", Kind: bot.Integer, Min: 1, Max: 20}},
+			Name: "latest", Summary: "The newest updates", Usage: "[count]",
+			Help:   "Shows the most recent updates (default 5, at most 20), newest event first, each with who claims it and whether it is verified.",
+			Params: []bot.Param{pageParam, {Name: "count", Help: "How many (1–20)", Kind: bot.Integer, Min: 1, Max: 20}},
 		}, run: s.latest, cached: true},
 		{Command: bot.Command{
 			Name: "town", Summary: "Who holds a town, and its newest updates", Usage: "<name>",

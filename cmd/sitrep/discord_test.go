@@ -121,7 +121,7 @@ func TestDiscordHTTPInteractions(t *testing.T) {
 	// Every command, with typed options, from a moderator who manages channels.
 	opt := func(name, value string) string { return `{"name":"` + name + `","type":3,"value":"` + value + `"}` }
 	every := map[string]string{
-		"latest": `{"name":"n","type":4,"value":3}`, "town": opt("name", "Theinni"), "claims": opt("group", "Kokang"),
+		"latest": `{"name":"count","type":4,"value":3}`, "town": opt("name", "Theinni"), "claims": opt("group", "Kokang"),
 		"help": opt("command", "town"), "about": "", "subscribe": opt("filter", "all"), "unsubscribe": opt("filter", "all"),
 		"subscriptions": "", "post": opt("text", "Fighting near Muse"), "verify": `{"name":"id","type":4,"value":1},` + opt("status", "confirmed"),
 		"edit": `{"name":"id","type":4,"value":1},` + opt("text", "Laukkai is under MNDAA control"), "retract": `{"name":"id","type":4,"value":1},` + opt("reason", "wrong"),
