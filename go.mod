@@ -13,6 +13,7 @@ require (
 )
 
 require (
+	github.com/prometheus/client_golang v1.25.0 // indirect
 	golang.org/x/crypto v0.0.0-20210421170649-83a5a9bb288b // indirect
-	golang.org/x/sys v0.45.0 // indirect
+	golang.org/x/sys v0.48.0 // indirect
 )

@@ -152,6 +152,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprint(stdout, usageText)
 		return nil
 	case "demo", "console", "serve":
+	case "export", "import", "backup", "check":
+		return runData(ctx, name, args[1:], stdin, stdout, stderr, getenv)
 	default:
 		fmt.Fprint(stderr, usageText)
 		return fmt.Errorf("unknown subcommand %q", name)
