@@ -596,7 +596,7 @@ func (s *Store) Counters(ctx context.Context) (map[string]uint64, error) {
 	out := map[string]uint64{}
 	err := s.view(ctx, func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketCounters).ForEach(func(k, v []byte) error {
-			if len(v) == 8 {
+			if len(v) == 8 && !bytes.HasPrefix(k, []byte("status:")) {
 				out[string(k)] = binary.BigEndian.Uint64(v)
 			}
 			return nil

@@ -35,7 +35,7 @@ var (
 )
 
 // schemaVersion is the layout this binary reads and writes.
-const schemaVersion = 3
+const schemaVersion = 4
 
 // Bucket names. Index keys are "id 0x00 sequence" so that one town's, group's or
 // claimant's entries are a contiguous range in sequence order.
@@ -209,8 +209,9 @@ type migration func(tx *bolt.Tx) error
 // list; never edit an entry.
 func migrations() []migration {
 	return []migration{
-		migrateOutbox,  // 1 → 2: the delivery outbox and the subscription filter index
-		migrateOrigins, // 2 → 3: posts remembered by the chat message they came from
+		migrateOutbox,       // 1 → 2: the delivery outbox and the subscription filter index
+		migrateOrigins,      // 2 → 3: posts remembered by the chat message they came from
+		migrateStatusCounts, // 3 → 4: updates counted by status, for metrics
 	}
 }
 

@@ -186,6 +186,9 @@ func updateRecord(id uint64) string { return fmt.Sprintf("update/%d", id) }
 
 // writeIndexes adds an update's entries to the time, town, group and claimant indexes.
 func writeIndexes(tx *bolt.Tx, u Update) error {
+	if err := addStatus(tx, u.Status, 1); err != nil {
+		return err
+	}
 	return eachIndexKey(u, func(bucket, key []byte) error {
 		b := tx.Bucket(bucket)
 		// Within each id's range keys only grow, so pages can be packed tightly.
@@ -196,6 +199,9 @@ func writeIndexes(tx *bolt.Tx, u Update) error {
 
 // deleteIndexes removes an update's index entries.
 func deleteIndexes(tx *bolt.Tx, u Update) error {
+	if err := addStatus(tx, u.Status, -1); err != nil {
+		return err
+	}
 	return eachIndexKey(u, func(bucket, key []byte) error {
 		return tx.Bucket(bucket).Delete(key)
 	})
