@@ -86,6 +86,9 @@ type Update struct {
 	Pinned    Tags       `json:"pinned,omitzero"`   // tags given explicitly, kept when the text is edited
 	Control   string     `json:"control,omitempty"` // group id that, per this update, now holds its pinned towns
 	History   []Revision `json:"history,omitempty"` // earlier states, oldest first
+	// ExternalID is the id the update had in the store it was imported from; it is ""
+	// for an update posted in this store (see ExternalID for the id it is exported with).
+	ExternalID string `json:"external_id,omitempty"`
 }
 
 // Tags are town and group ids an update concerns.

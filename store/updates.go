@@ -561,6 +561,211 @@ func (s *Store) Import(ctx context.Context, updates []Update) (added int, err er
 	return added, nil
 }
 
+// ImportError is an update of an import batch that the store refused; Index is its
+// position in the batch, from 0.
+type ImportError struct {
+	Index int
+	Err   error
+}
+
+func (e *ImportError) Error() string { return fmt.Sprintf("update %d of the batch: %v", e.Index+1, e.Err) }
+
+// Unwrap returns the reason.
+func (e *ImportError) Unwrap() error { return e.Err }
+
+// ImportResult is what an import did or, for a dry run, would do.
+type ImportResult struct {
+	Added   int      // updates written (or that would be)
+	Present int      // updates the store already had, by external id
+	IDs     []uint64 // the local ids given to the added updates, in batch order (none for a dry run)
+}
+
+// importActor is who the audit log names for an import.
+const importActor = "system:import"
+
+// ImportUpdates adds updates exported from another store (or from this one), each
+// identified by its ExternalID: an update whose external id the store already knows
+// (an earlier import of it, or one of the store's own updates) is counted as present
+// and left alone, so importing the same export again adds nothing. The store assigns
+// the local ids (Update.ID is ignored) and keeps each update's external id. Every update
+// is validated first (text, status, precision, times, author, and every town and group
+// it names must be in this store's gazetteer); if any is refused, the error is an
+// *ImportError naming it and nothing is written. Imported updates are history: nothing
+// is queued for subscribers. An update that changed a town's control sets it again
+// unless the store knows of a later change. All of it is one transaction; a dry run
+// validates and counts without writing.
+func (s *Store) ImportUpdates(ctx context.Context, updates []Update, dryRun bool) (ImportResult, error) {
+	identity, err := s.identity(ctx)
+	if err != nil {
+		return ImportResult{}, fmt.Errorf("import: %w", err)
+	}
+	var res ImportResult
+	controls := false
+	plan := func(tx *bolt.Tx) ([]bool, error) {
+		res = ImportResult{}
+		fresh := make([]bool, len(updates))
+		seen := make(map[string]int, len(updates))
+		for i, u := range updates {
+			if first, ok := seen[u.ExternalID]; ok && u.ExternalID != "" {
+				return nil, &ImportError{Index: i, Err: fmt.Errorf("%w: external id %q repeats update %d of the batch", ErrInvalid, u.ExternalID, first+1)}
+			}
+			seen[u.ExternalID] = i
+			if err := validImport(tx, u); err != nil {
+				return nil, &ImportError{Index: i, Err: err}
+			}
+			if knownExternal(tx, identity, u.ExternalID) {
+				res.Present++
+				continue
+			}
+			fresh[i] = true
+			res.Added++
+		}
+		return fresh, nil
+	}
+	if dryRun {
+		err = s.view(ctx, func(tx *bolt.Tx) error {
+			_, err := plan(tx)
+			return err
+		})
+	} else {
+		err = s.update(ctx, func(tx *bolt.Tx) error {
+			fresh, err := plan(tx)
+			if err != nil || res.Added == 0 {
+				return err
+			}
+			b := tx.Bucket(bucketUpdates)
+			b.FillPercent = 1
+			ext, err := tx.CreateBucketIfNotExists(bucketExternal)
+			if err != nil {
+				return err
+			}
+			for i, u := range updates {
+				if !fresh[i] {
+					continue
+				}
+				if u.ID, err = b.NextSequence(); err != nil {
+					return err
+				}
+				if err := put(b, u64(u.ID), u); err != nil {
+					return err
+				}
+				if err := writeIndexes(tx, u); err != nil {
+					return err
+				}
+				if err := ext.Put([]byte(u.ExternalID), u64(u.ID)); err != nil {
+					return err
+				}
+				if u.Control != "" {
+					changed, err := importControl(tx, u)
+					if err != nil {
+						return &ImportError{Index: i, Err: err}
+					}
+					controls = controls || changed
+				}
+				res.IDs = append(res.IDs, u.ID)
+			}
+			return s.audit(tx, AuditEntry{Actor: importActor, Action: "import", Record: "updates",
+				Note: fmt.Sprintf("%d updates imported (%d already present), ids %d–%d", res.Added, res.Present, res.IDs[0], res.IDs[len(res.IDs)-1])})
+		})
+	}
+	if controls {
+		s.forgetCatalog() // towns changed hands
+	}
+	if err != nil {
+		return ImportResult{}, fmt.Errorf("import %d updates: %w", len(updates), err)
+	}
+	return res, nil
+}
+
+// knownExternal reports whether the store has the update an external id names: one it
+// imported, or one of its own.
+func knownExternal(tx *bolt.Tx, identity, external string) bool {
+	if ext := tx.Bucket(bucketExternal); ext != nil && ext.Get([]byte(external)) != nil {
+		return true
+	}
+	id := ownUpdate(identity, external)
+	if id == 0 {
+		return false
+	}
+	var u struct {
+		ExternalID string `json:"external_id"`
+	}
+	raw := tx.Bucket(bucketUpdates).Get(u64(id))
+	return raw != nil && json.Unmarshal(raw, &u) == nil && u.ExternalID == ""
+}
+
+// validImport checks an update to import against the rules posts follow and against
+// the store's gazetteer.
+func validImport(tx *bolt.Tx, u Update) error {
+	if u.ExternalID == "" {
+		return fmt.Errorf("%w: no external_id", ErrInvalid)
+	}
+	if err := checkText(u.Text); err != nil {
+		return err
+	}
+	if !slices.Contains(Statuses(), u.Status) {
+		return fmt.Errorf("%w: unknown status %q", ErrInvalid, u.Status)
+	}
+	if !slices.Contains([]Precision{Exact, Day, Month, Approximate}, u.Precision) {
+		return fmt.Errorf("%w: unknown precision %q", ErrInvalid, u.Precision)
+	}
+	switch {
+	case u.Happened.IsZero():
+		return fmt.Errorf("%w: no happened time", ErrInvalid)
+	case u.Posted.IsZero():
+		return fmt.Errorf("%w: no posted time", ErrInvalid)
+	case u.Author.Platform == "" || u.Author.UserID == "":
+		return fmt.Errorf("%w: no author (platform and user_id)", ErrInvalid)
+	case len(u.Note) > MaxTextLen:
+		return fmt.Errorf("%w: the note is too long", ErrInvalid)
+	}
+	for i, r := range u.History {
+		if r.At.IsZero() {
+			return fmt.Errorf("%w: history entry %d has no time", ErrInvalid, i+1)
+		}
+		if !slices.Contains(Statuses(), r.Status) {
+			return fmt.Errorf("%w: history entry %d: unknown status %q", ErrInvalid, i+1, r.Status)
+		}
+	}
+	if err := checkTags(tx, u); err != nil {
+		return err
+	}
+	if err := checkTags(tx, Update{Towns: u.Pinned.Towns, Groups: u.Pinned.Groups}); err != nil {
+		return err
+	}
+	for _, g := range []string{u.Claimant, u.Control} {
+		if g != "" && tx.Bucket(bucketGroups).Get([]byte(g)) == nil {
+			return fmt.Errorf("group %q: %w", g, ErrNotFound)
+		}
+	}
+	return nil
+}
+
+// importControl sets the control of an imported update's pinned towns, unless a town's
+// control was last set for a later time. It reports whether it changed any.
+func importControl(tx *bolt.Tx, u Update) (bool, error) {
+	changed := false
+	for _, id := range u.Pinned.Towns {
+		var t Town
+		ok, err := get(tx.Bucket(bucketTowns), []byte(id), &t)
+		if err != nil {
+			return changed, err
+		}
+		if !ok {
+			return changed, fmt.Errorf("town %q: %w", id, ErrNotFound)
+		}
+		if t.Control != nil && t.Control.Since.After(u.Happened) {
+			continue
+		}
+		t.Control = &Control{Holder: u.Control, Since: u.Happened, UpdateID: u.ID, SetBy: u.Author, SetAt: u.Posted}
+		if err := put(tx.Bucket(bucketTowns), []byte(id), t); err != nil {
+			return changed, err
+		}
+		changed = true
+	}
+	return changed, nil
+}
+
 // Count returns how many updates the store holds (ids are never reused or deleted).
 func (s *Store) Count(ctx context.Context) (uint64, error) {
 	var n uint64
