@@ -476,13 +476,28 @@ func (d *Dispatcher) attempt(ctx context.Context, batch []Job) (MessageRef, []in
 	return j.Ref, revisions, err
 }
 
-// backoff is the delay before transient retry n: doubling from BaseBackoff up to
-// MaxBackoff, with ±25% jitter so that many chats do not retry in step.
-func (d *Dispatcher) backoff(n int) time.Duration {
-	wait := d.cfg.BaseBackoff << min(n-1, 20)
-	if wait <= 0 || wait > d.cfg.MaxBackoff {
-		wait = d.cfg.MaxBackoff
+// backoff is the delay before transient retry n of a delivery.
+func (d *Dispatcher) backoff(n int) time.Duration { return Backoff(n, d.cfg.BaseBackoff, d.cfg.MaxBackoff) }
+
+// Backoff is the delay before retry n (from 1): doubling from base up to most, with
+// ±25% jitter so that many clients do not retry in step.
+func Backoff(n int, base, most time.Duration) time.Duration {
+	wait := base << min(max(n-1, 0), 20)
+	if wait <= 0 || wait > most {
+		wait = most
 	}
 	jitter := time.Duration(rand.Int64N(int64(wait)/2+1)) - wait/4
 	return wait + jitter
+}
+
+// Sleep waits d or until ctx ends, reporting whether it waited the whole time.
+func Sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
 }

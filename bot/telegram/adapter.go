@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
@@ -124,12 +123,12 @@ func (a *Adapter) Run(ctx context.Context) error {
 				break
 			}
 			failures++
-			wait := backoff(failures)
+			wait := bot.Backoff(failures, time.Second, time.Minute)
 			if se := classify(err); se.Kind == bot.RetryLater {
 				wait = se.After
 			}
 			a.log.WarnContext(ctx, "getUpdates failed", "err", redact(err, a.cfg.Token), "retry_in", wait)
-			if !sleep(ctx, wait) {
+			if !bot.Sleep(ctx, wait) {
 				break
 			}
 			continue
@@ -449,23 +448,3 @@ func (a *Adapter) send(ctx context.Context, chatID int64, thread, replyTo int, r
 	return first, nil
 }
 
-// backoff is the wait after n failed polls in a row: 1s doubling to a minute, ±25%.
-func backoff(n int) time.Duration {
-	d := time.Second << min(n-1, 6)
-	if d > time.Minute {
-		d = time.Minute
-	}
-	return d - d/4 + time.Duration(rand.Int64N(int64(d/2)+1))
-}
-
-// sleep waits d or until ctx ends, reporting whether it waited the whole time.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
