@@ -568,7 +568,9 @@ type ImportError struct {
 	Err   error
 }
 
-func (e *ImportError) Error() string { return fmt.Sprintf("update %d of the batch: %v", e.Index+1, e.Err) }
+func (e *ImportError) Error() string {
+	return fmt.Sprintf("update %d of the batch: %v", e.Index+1, e.Err)
+}
 
 // Unwrap returns the reason.
 func (e *ImportError) Unwrap() error { return e.Err }
