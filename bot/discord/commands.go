@@ -29,8 +29,12 @@ func ApplicationCommands(cmds []bot.Command) []*discordgo.ApplicationCommand {
 		case bot.Moderator, bot.Admin:
 			ac.DefaultMemberPermissions = permission(discordgo.PermissionManageMessages)
 		}
-		for _, p := range c.Params {
-			ac.Options = append(ac.Options, option(p))
+		for i, p := range c.Params {
+			o := option(p)
+			if _, ok := kindChooser(c, i); ok {
+				o.Autocomplete = true
+			}
+			ac.Options = append(ac.Options, o)
 		}
 		// Discord wants the required options before the optional ones.
 		slices.SortStableFunc(ac.Options, func(a, b *discordgo.ApplicationCommandOption) int {
@@ -74,6 +78,21 @@ func option(p bot.Param) *discordgo.ApplicationCommandOption {
 		o.Choices = append(o.Choices, &discordgo.ApplicationCommandOptionChoice{Name: ch, Value: ch})
 	}
 	return o
+}
+
+// kindChooser reports whether parameter i of c is a free-text name whose kind the
+// parameter before it chooses, with "town" and "group" among its choices (/subscribe
+// filter:town name:…), and names that parameter. Such a name is autocompleted as a
+// town or a group, as chosen.
+func kindChooser(c bot.Command, i int) (string, bool) {
+	if i == 0 || c.Params[i].Kind != bot.String || len(c.Params[i].Choices) > 0 {
+		return "", false
+	}
+	prev := c.Params[i-1]
+	if slices.Contains(prev.Choices, "town") && slices.Contains(prev.Choices, "group") {
+		return prev.Name, true
+	}
+	return "", false
 }
 
 // permission returns a pointer to a permission bit set.

@@ -58,7 +58,13 @@ func respondInTime(ctx context.Context, s *discordgo.Session, in *discordgo.Inte
 		return
 	case <-timer.C:
 	}
+	// Answers to moderators are confirmations and errors, which only they should see:
+	// their deferral is ephemeral already.
+	private := in.Type == discordgo.InteractionApplicationCommand && x.privateAnswers(in.ApplicationCommandData().Name)
 	deferred := &discordgo.InteractionResponse{Type: discordgo.InteractionResponseDeferredChannelMessageWithSource}
+	if private {
+		deferred.Data = &discordgo.InteractionResponseData{Flags: discordgo.MessageFlagsEphemeral}
+	}
 	if in.Type == discordgo.InteractionMessageComponent {
 		deferred.Type = discordgo.InteractionResponseDeferredMessageUpdate
 	}
@@ -71,9 +77,39 @@ func respondInTime(ctx context.Context, s *discordgo.Session, in *discordgo.Inte
 		if resp.Data == nil {
 			return
 		}
-		edit := &discordgo.WebhookEdit{Embeds: &resp.Data.Embeds, Components: &resp.Data.Components, AllowedMentions: resp.Data.AllowedMentions}
-		if _, err := s.InteractionResponseEdit(in, edit, discordgo.WithContext(context.WithoutCancel(ctx))); err != nil {
+		if err := complete(context.WithoutCancel(ctx), s, in, private, resp); err != nil {
 			log.WarnContext(ctx, "discord deferred answer failed", "err", err)
 		}
 	}()
+}
+
+// complete gives the answer to a deferred interaction: it edits the original response
+// (InteractionResponseEdit) when that shows the answer to the right people. An error
+// after an "Older" button, or an answer whose visibility differs from the deferral's
+// (a public deferral cannot become ephemeral), is sent as a followup instead, after
+// the deferral's placeholder is deleted.
+func complete(ctx context.Context, s *discordgo.Session, in *discordgo.Interaction, private bool, resp *discordgo.InteractionResponse) error {
+	data := resp.Data
+	ephemeral := data.Flags&discordgo.MessageFlagsEphemeral != 0
+	edit := ephemeral == private
+	if in.Type == discordgo.InteractionMessageComponent {
+		edit = resp.Type == discordgo.InteractionResponseUpdateMessage
+	}
+	if edit {
+		e := &discordgo.WebhookEdit{Embeds: &data.Embeds, Components: &data.Components, AllowedMentions: noMentions()}
+		if _, err := s.InteractionResponseEdit(in, e, discordgo.WithContext(ctx)); err != nil {
+			return fmt.Errorf("edit the original response: %w", err)
+		}
+		return nil
+	}
+	if in.Type != discordgo.InteractionMessageComponent {
+		if err := s.InteractionResponseDelete(in, discordgo.WithContext(ctx)); err != nil {
+			return fmt.Errorf("delete the deferral: %w", err)
+		}
+	}
+	params := &discordgo.WebhookParams{Embeds: data.Embeds, Components: data.Components, AllowedMentions: noMentions(), Flags: data.Flags}
+	if _, err := s.FollowupMessageCreate(in, true, params, discordgo.WithContext(ctx)); err != nil {
+		return fmt.Errorf("followup: %w", err)
+	}
+	return nil
 }

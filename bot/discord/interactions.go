@@ -94,8 +94,13 @@ func (x *Interactions) Respond(ctx context.Context, in *discordgo.Interaction) *
 		}
 		req := request(in, name)
 		req.Options, req.Text = nil, args
-		resp := Response(x.Handler.Serve(ctx, req))
+		reply := x.Handler.Serve(ctx, req)
+		resp := Response(reply)
+		if reply.Tone == bot.Error {
+			return resp // a new message only the presser sees; the page stays as it was
+		}
 		resp.Type = discordgo.InteractionResponseUpdateMessage
+		resp.Data.Flags = 0 // an update keeps the message's own flags
 		return resp
 	}
 	return Response(bot.Errorf("sitrep cannot answer that kind of interaction."))
@@ -109,11 +114,21 @@ func request(in *discordgo.Interaction, command string) *bot.Request {
 		Options:  map[string]string{},
 		Chat:     bot.Chat{Platform: "discord", ID: in.ChannelID, Kind: bot.Group},
 		Language: string(in.Locale),
+		// Discord may deliver an interaction twice (a gateway resume); its id is unique.
+		Origin: "discord:" + in.ID,
+	}
+	if req.Language == "" && in.GuildLocale != nil {
+		req.Language = string(*in.GuildLocale)
+	}
+	if t, err := discordgo.SnowflakeTimestamp(in.ID); err == nil {
+		req.Time = t
 	}
 	user := in.User
 	if in.Member != nil {
 		user = in.Member.User
-		req.ChatManager = in.Member.Permissions&discordgo.PermissionManageChannels != 0
+		// The member's permissions in this channel, overwrites included.
+		const manage = discordgo.PermissionManageChannels | discordgo.PermissionAdministrator
+		req.ChatManager = in.Member.Permissions&manage != 0
 	} else {
 		req.Chat.Kind, req.ChatManager = bot.Private, true
 	}
@@ -131,7 +146,10 @@ func Response(r bot.Reply) *discordgo.InteractionResponse {
 	if r.Private || r.Tone != bot.Info {
 		data.Flags = discordgo.MessageFlagsEphemeral // errors and confirmations: only the asker sees them
 	}
-	if r.More != "" && len(r.More) <= 100 {
+	// An empty list, not none, so that updating a page to the last one removes the
+	// button.
+	data.Components = []discordgo.MessageComponent{}
+	if r.More != "" && len(r.More) <= maxCustomID {
 		data.Components = []discordgo.MessageComponent{discordgo.ActionsRow{Components: []discordgo.MessageComponent{
 			discordgo.Button{Label: "Older ›", Style: discordgo.SecondaryButton, CustomID: r.More},
 		}}}
@@ -148,28 +166,73 @@ func (x *Interactions) autocomplete(ctx context.Context, in *discordgo.Interacti
 		if !o.Focused || x.Completer == nil {
 			continue
 		}
-		kind := x.paramKind(data.Name, o.Name)
+		kind := x.paramKind(data.Name, o.Name, data.Options)
 		if kind != bot.Town && kind != bot.GroupName {
 			continue
 		}
-		for _, n := range x.Completer.Complete(ctx, kind, strings.TrimSpace(fmt.Sprint(o.Value)), 25) {
-			choices = append(choices, &discordgo.ApplicationCommandOptionChoice{Name: clip(n, 100), Value: n})
+		for _, n := range x.Completer.Complete(ctx, kind, strings.TrimSpace(fmt.Sprint(o.Value)), maxChoices) {
+			if len(choices) == maxChoices {
+				break
+			}
+			if runes(n) > maxChoiceLen {
+				continue // a value Discord cannot carry; cut, it would name nothing
+			}
+			choices = append(choices, &discordgo.ApplicationCommandOptionChoice{Name: n, Value: n})
 		}
 	}
 	return &discordgo.InteractionResponse{Type: discordgo.InteractionApplicationCommandAutocompleteResult,
 		Data: &discordgo.InteractionResponseData{Choices: choices}}
 }
 
-// paramKind finds the declared kind of a command's option.
-func (x *Interactions) paramKind(command, option string) bot.ParamKind {
+// Discord's limits on interaction answers.
+const (
+	maxChoices   = 25  // autocomplete choices
+	maxChoiceLen = 100 // a choice's name and value
+	maxCustomID  = 100 // a button's custom id
+)
+
+// chosenKind is the kind of name the chooser option's value picks: "town" or "group".
+func chosenKind(opts []*discordgo.ApplicationCommandInteractionDataOption, chooser string) bot.ParamKind {
+	for _, o := range opts {
+		if o.Name != chooser {
+			continue
+		}
+		switch fmt.Sprint(o.Value) {
+		case "town":
+			return bot.Town
+		case "group":
+			return bot.GroupName
+		}
+	}
+	return bot.String
+}
+
+// privateAnswers reports whether a command's answers are private: those of the
+// commands for moderators and admins (confirmations and errors).
+func (x *Interactions) privateAnswers(command string) bool {
+	for _, c := range x.Commands {
+		if c.Name == command {
+			return c.Role >= bot.Moderator
+		}
+	}
+	return false
+}
+
+// paramKind finds the declared kind of a command's option; for a name whose kind
+// another option chooses, it is the kind chosen there.
+func (x *Interactions) paramKind(command, option string, opts []*discordgo.ApplicationCommandInteractionDataOption) bot.ParamKind {
 	for _, c := range x.Commands {
 		if c.Name != command {
 			continue
 		}
-		for _, p := range c.Params {
-			if p.Name == option {
-				return p.Kind
+		for i, p := range c.Params {
+			if p.Name != option {
+				continue
 			}
+			if chooser, ok := kindChooser(c, i); ok {
+				return chosenKind(opts, chooser)
+			}
+			return p.Kind
 		}
 	}
 	return bot.String

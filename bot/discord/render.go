@@ -1,11 +1,14 @@
-// Package discord is sitrep's Discord adapter on github.com/bwmarrin/discordgo. This
-// first part renders replies as embeds, translates the command registry into
-// application commands, and implements the delivery contract (bot.Sender); slash-command
-// interactions, the gateway and the HTTP interactions endpoint come next.
+// Package discord is sitrep's Discord adapter on github.com/bwmarrin/discordgo: it
+// renders replies as embeds within Discord's limits, translates the command registry
+// into application commands, answers interactions (over the gateway or the HTTP
+// interactions endpoint) through the platform-neutral handlers, and implements the
+// delivery contract (bot.Sender).
 package discord
 
 import (
+	"slices"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/bwmarrin/discordgo"
@@ -13,10 +16,16 @@ import (
 	"github.com/sitrep-bot/sitrep/bot"
 )
 
-// Discord's limits on one message.
+// Discord's limits on one message, in characters. sitrep sends no message content
+// (everything is in the embed), so maxContent is checked by the tests only.
 const (
+	maxContent     = 2000
 	maxTitle       = 256
 	maxDescription = 4096
+	maxFields      = 25
+	maxFieldName   = 256
+	maxFieldValue  = 1024
+	maxFooter      = 2048
 	maxEmbedTotal  = 6000
 )
 
@@ -56,45 +65,200 @@ var markdownEscaper = strings.NewReplacer(`\`, `\\`, "*", `\*`, "_", `\_`, "~", 
 // Markdown renders a reply's blocks as Discord markdown, escaping all text; a line
 // that would start a heading ("# ") is escaped too.
 func Markdown(r bot.Reply) string {
-	lines := strings.Split(markdown(r), "\n")
-	for i, l := range lines {
-		if strings.HasPrefix(l, "#") {
-			lines[i] = `\` + l
-		}
-	}
-	return strings.Join(lines, "\n")
-}
-
-// markdown renders the blocks, escaping the text of every span.
-func markdown(r bot.Reply) string {
-	var b strings.Builder
+	parts := make([]string, len(r.Blocks))
 	for i, blk := range r.Blocks {
-		if i > 0 {
-			b.WriteString("\n\n")
-		}
-		for _, sp := range blk {
-			text := markdownEscaper.Replace(sp.Text)
-			switch sp.Style {
-			case bot.Bold:
-				text = "**" + text + "**"
-			case bot.Italic:
-				text = "*" + text + "*"
-			case bot.Code:
-				text = "`" + strings.ReplaceAll(sp.Text, "`", "'") + "`"
-			case bot.Link:
-				if strings.HasPrefix(sp.URL, "https://") || strings.HasPrefix(sp.URL, "http://") {
-					text = "[" + text + "](<" + strings.ReplaceAll(sp.URL, ">", "%3E") + ">)"
-				}
-			}
-			b.WriteString(text)
-		}
+		parts[i] = render(lines(blk), -1)
 	}
-	return b.String()
+	return strings.Join(parts, "\n\n")
 }
 
-// Embed renders a reply as one embed within Discord's limits: the title cut at 256
-// characters, the description at 4,096, and both together under 6,000. A reply too
-// long for that is cut at a line break and says so.
+// line is one line of a block: spans without line breaks.
+type line []bot.Span
+
+// lines splits a block at its line breaks.
+func lines(blk bot.Block) []line {
+	out := []line{nil}
+	for _, sp := range blk {
+		for i, piece := range strings.Split(sp.Text, "\n") {
+			if i > 0 {
+				out = append(out, nil)
+			}
+			if piece != "" {
+				part := sp
+				part.Text = piece
+				out[len(out)-1] = append(out[len(out)-1], part)
+			}
+		}
+	}
+	return out
+}
+
+// plain is a line's text without any markup, for the parts of an embed that Discord
+// shows as they are (field names, the footer).
+func plain(l line) string {
+	var b strings.Builder
+	for _, sp := range l {
+		b.WriteString(sp.Text)
+	}
+	return strings.TrimSpace(b.String())
+}
+
+// linkOf is the target of a line's first web link, if any.
+func linkOf(l line) string {
+	for _, sp := range l {
+		if sp.Style == bot.Link && webURL(sp.URL) {
+			return sp.URL
+		}
+	}
+	return ""
+}
+
+// webURL reports whether u is a link Discord may show.
+func webURL(u string) bool {
+	return strings.HasPrefix(u, "https://") || strings.HasPrefix(u, "http://")
+}
+
+// span renders one span of a line as Discord markdown, its text escaped; start says
+// whether it begins the line (where "#" would make a heading).
+func span(sp bot.Span, start bool) string {
+	text := markdownEscaper.Replace(sp.Text)
+	if start && sp.Style != bot.Code && strings.HasPrefix(text, "#") {
+		text = `\` + text
+	}
+	switch sp.Style {
+	case bot.Bold:
+		return "**" + text + "**"
+	case bot.Italic:
+		return "*" + text + "*"
+	case bot.Code:
+		return "`" + strings.ReplaceAll(sp.Text, "`", "'") + "`"
+	case bot.Link:
+		if webURL(sp.URL) {
+			return "[" + text + "](<" + strings.ReplaceAll(sp.URL, ">", "%3E") + ">)"
+		}
+	}
+	return text
+}
+
+// ellipsis marks text that was cut to fit.
+const ellipsis = "…"
+
+// render renders lines as markdown in at most n characters (n < 0: no limit). Text too
+// long is cut inside a span, never inside markup, an escape or a Burmese syllable, and
+// ends with "…".
+func render(ls []line, n int) string {
+	var b strings.Builder
+	for i, l := range ls {
+		if i > 0 {
+			b.WriteString("\n")
+		}
+		for j, sp := range l {
+			b.WriteString(span(sp, j == 0))
+		}
+	}
+	if n < 0 || runes(b.String()) <= n {
+		return b.String()
+	}
+	if n <= runes(ellipsis) {
+		return ""
+	}
+	b.Reset()
+	used, room := 0, n-runes(ellipsis)
+	for i, l := range ls {
+		if i > 0 {
+			if used+1 > room {
+				return cutDone(&b)
+			}
+			b.WriteString("\n")
+			used++
+		}
+		for j, sp := range l {
+			s := span(sp, j == 0)
+			if k := runes(s); used+k <= room {
+				b.WriteString(s)
+				used += k
+				continue
+			}
+			b.WriteString(cutSpan(sp, j == 0, room-used))
+			return cutDone(&b)
+		}
+	}
+	return cutDone(&b)
+}
+
+// cutDone ends cut text with an ellipsis, after dropping trailing spaces and breaks.
+func cutDone(b *strings.Builder) string {
+	return strings.TrimRight(b.String(), " \n") + ellipsis
+}
+
+// cutSpan renders the longest beginning of a span that fits in room characters, as
+// plain text for a link (its target cannot be cut).
+func cutSpan(sp bot.Span, start bool, room int) string {
+	if sp.Style == bot.Link {
+		sp.Style = bot.Plain
+	}
+	rs := []rune(sp.Text)
+	k := min(len(rs), room)
+	for k > 0 {
+		k = syllableStart(rs, k)
+		part := sp
+		part.Text = string(rs[:k])
+		s := span(part, start)
+		over := utf8.RuneCountInString(s) - room
+		if over <= 0 {
+			return s
+		}
+		k -= over
+	}
+	return ""
+}
+
+// syllableStart moves a cut at k back to the start of a character with its marks,
+// so that a vowel sign or a stacked Burmese consonant is never cut off its letter.
+func syllableStart(rs []rune, k int) int {
+	for k > 0 && k < len(rs) && (unicode.In(rs[k], unicode.Mn, unicode.Mc) || rs[k-1] == '\u1039' || rs[k] == '\u103a') {
+		k--
+	}
+	return k
+}
+
+// item is a block that is one entry of a list, e.g. an update: a heading line that
+// starts in bold, then its body. In an embed each item is a field.
+type item struct {
+	head string // the heading line as plain text
+	body []line
+}
+
+// asItem reports whether a block is an item.
+func asItem(blk bot.Block) (item, bool) {
+	ls := lines(blk)
+	if len(ls) < 2 || len(ls[0]) == 0 || ls[0][0].Style != bot.Bold || plain(ls[0]) == "" {
+		return item{}, false
+	}
+	return item{head: plain(ls[0]), body: ls[1:]}, true
+}
+
+// footnote reports whether a block is a closing note in italics (such as how to read
+// the status labels), which an embed shows as its footer.
+func footnote(blk bot.Block) bool {
+	for _, sp := range blk {
+		if sp.Style != bot.Italic && strings.TrimSpace(sp.Text) != "" {
+			return false
+		}
+	}
+	return len(blk) > 0
+}
+
+// Embed renders a reply as one embed within Discord's limits (title 256 characters,
+// description 4,096, 25 fields of 1,024 under names of 256, footer 2,048, 6,000 in
+// all), cutting text with "…" where it must.
+//
+// A list (items: blocks whose first line starts in bold, such as updates) is
+// shown as fields, one per item, with the blocks before them as the description and a
+// closing note in italics as the footer. A reply about one item shows it in the
+// description and its last line, which names the source, in the footer, with the
+// title linking to the source (a reply is about one item when it has a Status).
+// Anything else is all description.
 func Embed(r bot.Reply) *discordgo.MessageEmbed {
 	e := &discordgo.MessageEmbed{Title: clip(r.Title, maxTitle), Color: colourInfo}
 	switch r.Tone {
@@ -106,25 +270,176 @@ func Embed(r bot.Reply) *discordgo.MessageEmbed {
 	if c, ok := statusColour(r.Status); ok {
 		e.Color = c
 	}
-	room := min(maxDescription, maxEmbedTotal-utf8.RuneCountInString(e.Title))
-	desc := Markdown(r)
-	if utf8.RuneCountInString(desc) > room {
-		const more = "\n…"
-		cut := []rune(desc)[:room-utf8.RuneCountInString(more)]
-		s := string(cut)
-		if i := strings.LastIndexByte(s, '\n'); i > 0 {
-			s = s[:i]
-		}
-		desc = s + more
+	var (
+		desc   [][]line // description paragraphs
+		items  []item
+		footer string
+	)
+	blocks := r.Blocks
+	if n := len(blocks); n > 1 && footnote(blocks[n-1]) {
+		footer, blocks = strings.Join(plainLines(lines(blocks[n-1])), "\n"), blocks[:n-1]
 	}
-	e.Description = desc
+	intro := 0
+	for intro < len(blocks) {
+		if _, ok := asItem(blocks[intro]); ok {
+			break
+		}
+		intro++
+	}
+	for _, blk := range blocks[intro:] {
+		it, ok := asItem(blk)
+		if !ok {
+			items = nil
+			break
+		}
+		items = append(items, it)
+	}
+	switch {
+	case len(items) == 1 && r.Status != "" && len(items[0].body) >= 2 && (e.Title != "" || linkOf(items[0].body[len(items[0].body)-1]) == ""):
+		for _, blk := range blocks {
+			desc = append(desc, lines(blk))
+		}
+		last := &desc[len(desc)-1]
+		source := (*last)[len(*last)-1]
+		*last = (*last)[:len(*last)-1]
+		e.URL = linkOf(source)
+		footer = joinFooter(plain(source), footer)
+		items = nil
+	case len(items) >= 1 && len(items) <= maxFields:
+		for _, blk := range blocks[:intro] {
+			desc = append(desc, lines(blk))
+		}
+	default:
+		items = nil
+		desc = desc[:0]
+		for _, blk := range r.Blocks {
+			desc = append(desc, lines(blk))
+		}
+		footer = ""
+	}
+	fit(e, desc, items, footer)
 	return e
 }
 
-// clip shortens s to n runes.
+// plainLines is each line as plain text.
+func plainLines(ls []line) []string {
+	out := make([]string, len(ls))
+	for i, l := range ls {
+		out[i] = plain(l)
+	}
+	return out
+}
+
+// joinFooter puts a source line and a closing note together.
+func joinFooter(source, note string) string {
+	if note == "" {
+		return source
+	}
+	return source + "\n" + note
+}
+
+// fit fills the embed's description, fields and footer, within Discord's limits: the
+// footer and the field names first, then the description and the field values share
+// what is left fairly, each cut only as much as it must be.
+func fit(e *discordgo.MessageEmbed, desc [][]line, items []item, footer string) {
+	e.Footer = nil
+	if footer != "" {
+		e.Footer = &discordgo.MessageEmbedFooter{Text: clip(footer, min(maxFooter, (maxEmbedTotal-runes(e.Title))/4))}
+	}
+	left := maxEmbedTotal - runes(e.Title) - footerLen(e)
+	if len(items) > 0 {
+		nameRoom := min(maxFieldName, left/(2*len(items)))
+		for _, it := range items {
+			// Field names show bold and italics, so their text is escaped too.
+			f := &discordgo.MessageEmbedField{Name: render([]line{{{Text: it.head}}}, nameRoom)}
+			left -= runes(f.Name)
+			e.Fields = append(e.Fields, f)
+		}
+	}
+	var paragraph []line
+	for i, p := range desc {
+		if i > 0 {
+			paragraph = append(paragraph, nil) // a blank line between paragraphs
+		}
+		paragraph = append(paragraph, p...)
+	}
+	full := make([]string, 0, 1+len(items))
+	caps := make([]int, 0, 1+len(items))
+	full = append(full, render(paragraph, -1))
+	caps = append(caps, maxDescription)
+	for _, it := range items {
+		full = append(full, render(it.body, -1))
+		caps = append(caps, maxFieldValue)
+	}
+	rooms := share(left, full, caps)
+	e.Description = fitted(paragraph, full[0], rooms[0])
+	for i, it := range items {
+		e.Fields[i].Value = fitted(it.body, full[i+1], rooms[i+1])
+		if e.Fields[i].Value == "" {
+			e.Fields[i].Value = "\u200b" // Discord refuses an empty field
+		}
+	}
+}
+
+// fitted is the rendered text when it fits in room, else the lines rendered again
+// within room.
+func fitted(ls []line, full string, room int) string {
+	if runes(full) <= room {
+		return full
+	}
+	return render(ls, room)
+}
+
+// share divides total characters among texts, none above its cap: short texts get
+// what they need and the rest is shared evenly among the long ones.
+func share(total int, texts []string, caps []int) []int {
+	rooms := make([]int, len(texts))
+	want := make([]int, len(texts))
+	order := make([]int, len(texts))
+	for i, t := range texts {
+		want[i] = min(runes(t), caps[i])
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return want[a] - want[b] })
+	for n, i := range order {
+		fair := max(total, 0) / (len(order) - n)
+		rooms[i] = min(want[i], fair)
+		total -= rooms[i]
+	}
+	return rooms
+}
+
+// footerLen is the length of the embed's footer text.
+func footerLen(e *discordgo.MessageEmbed) int {
+	if e.Footer == nil {
+		return 0
+	}
+	return runes(e.Footer.Text)
+}
+
+// embedLen counts an embed's characters as Discord does against its 6,000 limit.
+func embedLen(e *discordgo.MessageEmbed) int {
+	n := runes(e.Title) + runes(e.Description) + footerLen(e)
+	for _, f := range e.Fields {
+		n += runes(f.Name) + runes(f.Value)
+	}
+	if e.Author != nil {
+		n += runes(e.Author.Name)
+	}
+	return n
+}
+
+// runes counts characters.
+func runes(s string) int { return utf8.RuneCountInString(s) }
+
+// clip shortens s to n runes, ending with "…".
 func clip(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
+	if runes(s) <= n {
 		return s
 	}
-	return string([]rune(s)[:n-1]) + "…"
+	if n <= 0 {
+		return ""
+	}
+	rs := []rune(s)
+	return string(rs[:syllableStart(rs, n-1)]) + ellipsis
 }

@@ -102,14 +102,21 @@ func (s *Sender) Send(ctx context.Context, channelID string, r bot.Reply) (bot.M
 	if err != nil {
 		return "", classify(err)
 	}
-	if s.isAnnouncement(ctx, channelID) {
-		// Sent either way; a failed publication only means followers miss it.
-		_, _ = s.Session.ChannelMessageCrosspost(channelID, m.ID, options(ctx)...)
-	}
+	s.publish(ctx, channelID, m.ID)
 	return bot.MessageRef(m.ID), nil
 }
 
-// ReplyTo posts a reply that refers to one of the bot's messages.
+// publish crossposts a message sent in an announcement channel, so that servers
+// following the channel receive it too. The message is sent either way; a failed
+// publication only means followers miss it.
+func (s *Sender) publish(ctx context.Context, channelID, messageID string) {
+	if s.isAnnouncement(ctx, channelID) {
+		_, _ = s.Session.ChannelMessageCrosspost(channelID, messageID, options(ctx)...)
+	}
+}
+
+// ReplyTo posts a reply that refers to one of the bot's messages (a correction), and
+// publishes it in an announcement channel like Send.
 func (s *Sender) ReplyTo(ctx context.Context, channelID string, ref bot.MessageRef, r bot.Reply) (bot.MessageRef, error) {
 	msg := message(r)
 	msg.Reference = &discordgo.MessageReference{MessageID: string(ref), ChannelID: channelID}
@@ -117,6 +124,7 @@ func (s *Sender) ReplyTo(ctx context.Context, channelID string, ref bot.MessageR
 	if err != nil {
 		return "", classify(err)
 	}
+	s.publish(ctx, channelID, m.ID) // followers need the correction as much
 	return bot.MessageRef(m.ID), nil
 }
 
