@@ -58,9 +58,15 @@ func (r *CheckReport) problem(format string, args ...any) {
 // an update, and is in the due index exactly when it is pending; town control names
 // known groups. Problems go in the report; the error is for a store that could not be
 // read at all.
-func (s *Store) Check(ctx context.Context) (CheckReport, error) {
-	var r CheckReport
-	err := s.view(ctx, func(tx *bolt.Tx) error {
+func (s *Store) Check(ctx context.Context) (r CheckReport, err error) {
+	defer func() {
+		// bbolt panics on a page it cannot make sense of; that is a finding here.
+		if p := recover(); p != nil {
+			r.problem("the store is damaged: reading it failed: %v", p)
+			err = nil
+		}
+	}()
+	err = s.view(ctx, func(tx *bolt.Tx) error {
 		for err := range tx.Check() {
 			r.problem("bbolt: %v", err)
 		}
