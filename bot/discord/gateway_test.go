@@ -114,7 +114,7 @@ func TestGatewayAnswersInteractions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Client = &http.Client{Transport: Rewrite{Base: base}, Timeout: 10 * time.Second}
+	s.Client = guardedClient(t, base)
 	s.Identify.Compress = false
 	slow := make(chan struct{})
 	h := bot.HandlerFunc(func(_ context.Context, req *bot.Request) bot.Reply {
@@ -183,7 +183,7 @@ func TestHTTPInteractionsDeferSlowAnswers(t *testing.T) {
 	defer rest.Close()
 	base, _ := url.Parse(rest.URL)
 	s, _ := discordgo.New("Bot t")
-	s.Client = &http.Client{Transport: Rewrite{Base: base}, Timeout: 10 * time.Second}
+	s.Client = guardedClient(t, base)
 	pub, priv, _ := ed25519.GenerateKey(nil)
 	slow := make(chan struct{})
 	h := bot.HandlerFunc(func(context.Context, *bot.Request) bot.Reply { <-slow; return bot.Text("late answer") })

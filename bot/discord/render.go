@@ -119,23 +119,23 @@ func webURL(u string) bool {
 }
 
 // span renders one span of a line as Discord markdown, its text escaped; start says
-// whether it begins the line (where "#" would make a heading).
+// whether it begins the line, where "#" would make a heading.
 func span(sp bot.Span, start bool) string {
 	text := markdownEscaper.Replace(sp.Text)
-	if start && sp.Style != bot.Code && strings.HasPrefix(text, "#") {
-		text = `\` + text
-	}
 	switch sp.Style {
 	case bot.Bold:
-		return "**" + text + "**"
+		text = "**" + text + "**"
 	case bot.Italic:
-		return "*" + text + "*"
+		text = "*" + text + "*"
 	case bot.Code:
-		return "`" + strings.ReplaceAll(sp.Text, "`", "'") + "`"
+		text = "`" + strings.ReplaceAll(sp.Text, "`", "'") + "`"
 	case bot.Link:
 		if webURL(sp.URL) {
-			return "[" + text + "](<" + strings.ReplaceAll(sp.URL, ">", "%3E") + ">)"
+			text = "[" + text + "](<" + strings.ReplaceAll(sp.URL, ">", "%3E") + ">)"
 		}
+	}
+	if start && strings.HasPrefix(text, "#") {
+		text = `\` + text
 	}
 	return text
 }
@@ -321,6 +321,28 @@ func Embed(r bot.Reply) *discordgo.MessageEmbed {
 	return e
 }
 
+// nameEscaper escapes what a field name would show as bold, italics, strikethrough,
+// code or a spoiler, and mentions. Field names show no links, headings or quotes, so
+// "[UNVERIFIED]" and "#12" are left as they read.
+var nameEscaper = strings.NewReplacer(`\`, `\\`, "*", `\*`, "_", `\_`, "~", `\~`, "`", "\\`", "|", `\|`, "@", "@\u200b")
+
+// fieldName is a heading as a field name of at most room characters.
+func fieldName(head string, room int) string {
+	rs := []rune(head)
+	for k := len(rs); k > 0; {
+		name := nameEscaper.Replace(string(rs[:k]))
+		if k < len(rs) {
+			name += ellipsis
+		}
+		over := runes(name) - room
+		if over <= 0 {
+			return name
+		}
+		k = syllableStart(rs, k-max(over, 1))
+	}
+	return ""
+}
+
 // plainLines is each line as plain text.
 func plainLines(ls []line) []string {
 	out := make([]string, len(ls))
@@ -350,8 +372,7 @@ func fit(e *discordgo.MessageEmbed, desc [][]line, items []item, footer string) 
 	if len(items) > 0 {
 		nameRoom := min(maxFieldName, left/(2*len(items)))
 		for _, it := range items {
-			// Field names show bold and italics, so their text is escaped too.
-			f := &discordgo.MessageEmbedField{Name: render([]line{{{Text: it.head}}}, nameRoom)}
+			f := &discordgo.MessageEmbedField{Name: fieldName(it.head, nameRoom)}
 			left -= runes(f.Name)
 			e.Fields = append(e.Fields, f)
 		}
@@ -374,7 +395,7 @@ func fit(e *discordgo.MessageEmbed, desc [][]line, items []item, footer string) 
 	rooms := share(left, full, caps)
 	e.Description = fitted(paragraph, full[0], rooms[0])
 	for i, it := range items {
-		e.Fields[i].Value = fitted(it.body, full[i+1], rooms[i+1])
+		e.Fields[i].Value = fittedItem(it.body, full[i+1], rooms[i+1])
 		if e.Fields[i].Value == "" {
 			e.Fields[i].Value = "\u200b" // Discord refuses an empty field
 		}
@@ -388,6 +409,19 @@ func fitted(ls []line, full string, room int) string {
 		return full
 	}
 	return render(ls, room)
+}
+
+// fittedItem is like fitted, but a cut item keeps its last line (the source) whole
+// when that takes at most half the room.
+func fittedItem(ls []line, full string, room int) string {
+	if runes(full) <= room || len(ls) < 2 {
+		return fitted(ls, full, room)
+	}
+	last := render(ls[len(ls)-1:], -1)
+	if runes(last) > room/2 {
+		return fitted(ls, full, room)
+	}
+	return render(ls[:len(ls)-1], room-runes(last)-1) + "\n" + last
 }
 
 // share divides total characters among texts, none above its cap: short texts get

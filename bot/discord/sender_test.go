@@ -62,15 +62,36 @@ func newSender(t *testing.T) (*Sender, *fakeREST) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Client = &http.Client{Transport: Rewrite{Base: base}, Timeout: 10 * time.Second}
+	s.Client = guardedClient(t, base)
 	return &Sender{Session: s}, f
 }
+
+// guardedClient is an HTTP client that moves every call to base, as
+// SITREP_DISCORD_API_ENDPOINT does, and fails the test if a request leaves for any
+// other host (discord.com) all the same.
+func guardedClient(t *testing.T, base *url.URL) *http.Client {
+	t.Helper()
+	guard := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		if r.URL.Host != base.Host || r.Host != base.Host {
+			t.Errorf("a request went to %s (Host %s), not to %s: %s %s", r.URL.Host, r.Host, base.Host, r.Method, r.URL)
+			return nil, errors.New("request to a host other than the configured endpoint")
+		}
+		return http.DefaultTransport.RoundTrip(r)
+	})
+	return &http.Client{Transport: Rewrite{Base: base, Next: guard}, Timeout: 10 * time.Second}
+}
+
+// roundTripFunc adapts a function to http.RoundTripper.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+// RoundTrip calls f.
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 func TestSendEditReplyGoToTheConfiguredHost(t *testing.T) {
 	s, f := newSender(t)
 	ctx := t.Context()
 	var b bot.Builder
-	b.Bold("#1").Plain(" @everyone *claims* <@&123> [x](http://evil)").Line().Link("Irrawaddy", "https://www.irrawaddy.com")
+	b.Plain("#1 @everyone *claims* <@&123> [x](http://evil)").Line().Link("Irrawaddy", "https://www.irrawaddy.com")
 	ref, err := s.Send(ctx, "123", bot.Reply{Title: "sitrep update", Blocks: []bot.Block{b.Block()}, Silent: true})
 	if err != nil || ref != "9001" {
 		t.Fatalf("send: %q, %v", ref, err)
@@ -90,7 +111,7 @@ func TestSendEditReplyGoToTheConfiguredHost(t *testing.T) {
 	if !strings.HasPrefix(f.requests[1], "GET /api/v9/channels/123 ") {
 		t.Errorf("the channel's type was not looked up: %s", f.requests[1])
 	}
-	for _, want := range []string{"POST /api/v9/channels/123/messages ", `"allowed_mentions":{"parse":[]`, `"flags":4096`,
+	for _, want := range []string{"POST /api/v9/channels/123/messages ", `"allowed_mentions":{"parse":[]`, `"flags":4096`, `"description":"\\#1 `,
 		"@\u200beveryone", `\\*claims\\*`, `\\[x\\]\\(http://evil\\)`, `[Irrawaddy](\u003chttps://www.irrawaddy.com\u003e)`} {
 		if !strings.Contains(send, want) {
 			t.Errorf("send lacks %s:\n%s", want, send)

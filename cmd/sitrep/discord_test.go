@@ -60,12 +60,14 @@ func TestDiscordHTTPInteractions(t *testing.T) {
 		_ = json.Unmarshal(raw, &out)
 		return resp.StatusCode, out
 	}
+	ids := 0
 	command := func(user, perms, name string, options string) string {
 		member := `"member":{"user":{"id":"` + user + `","username":"u` + user + `"},"permissions":"` + perms + `"},`
 		if perms == "" {
 			member = `"user":{"id":"` + user + `","username":"u` + user + `"},`
 		}
-		return `{"type":2,"id":"1","application_id":"app","channel_id":"chan1","token":"tok","locale":"my",` + member +
+		ids++ // every interaction has its own id, as on Discord
+		return `{"type":2,"id":"` + fmt.Sprint(1170000000000000000+ids) + `","application_id":"app","channel_id":"chan1","token":"tok","locale":"my",` + member +
 			`"data":{"id":"d","name":"` + name + `","type":1,"options":[` + options + `]}}`
 	}
 	embed := func(out map[string]any) (string, float64) {
@@ -75,10 +77,7 @@ func TestDiscordHTTPInteractions(t *testing.T) {
 		if len(embeds) == 0 {
 			return "", flags
 		}
-		e := embeds[0].(map[string]any)
-		title, _ := e["title"].(string)
-		desc, _ := e["description"].(string)
-		return title + "\n" + desc, flags
+		return embedText(embeds[0].(map[string]any)), flags
 	}
 
 	if code, _ := send(`{"type":1,"id":"1","application_id":"app","token":"t"}`, false); code != http.StatusUnauthorized {
@@ -97,6 +96,14 @@ func TestDiscordHTTPInteractions(t *testing.T) {
 	_, out = send(command("200", "0", "town", `{"name":"name","type":3,"value":"Laukkaing"}`), true)
 	if text, _ := embed(out); !strings.Contains(text, "Laukkai") || !strings.Contains(text, "Claimed by **MNDAA**") || !strings.Contains(text, "@\u200beveryone") {
 		t.Fatalf("/town: %q", text)
+	}
+	// The updates of a list are fields under their heading, the note on labels the footer.
+	e := out["data"].(map[string]any)["embeds"].([]any)[0].(map[string]any)
+	fields, _ := e["fields"].([]any)
+	footer, _ := e["footer"].(map[string]any)
+	if len(fields) != 1 || !strings.HasPrefix(fields[0].(map[string]any)["name"].(string), "#1 · ") ||
+		!strings.Contains(fields[0].(map[string]any)["name"].(string), "[UNVERIFIED]") || footer == nil || !strings.Contains(footer["text"].(string), "[CONFIRMED]") {
+		t.Fatalf("/town embed: fields %v, footer %v", fields, footer)
 	}
 	_, out = send(command("200", "0", "post", `{"name":"text","type":3,"value":"Lashio has fallen"}`), true)
 	if text, flags := embed(out); !strings.Contains(text, "Only moderators") || flags != 64 {
@@ -147,6 +154,34 @@ func TestDiscordHTTPInteractions(t *testing.T) {
 	if out["type"] != float64(8) || !bytes.Contains(raw, []byte(`"Theinni"`)) {
 		t.Fatalf("autocomplete for Thien: %s", raw)
 	}
+	// /subscribe's name is completed as a town or a group, as its filter says.
+	for filter, want := range map[string]string{"town": `"Theinni"`, "group": `"MNDAA"`} {
+		typed := map[string]string{"town": "Thien", "group": "MND"}[filter]
+		auto := `{"type":4,"id":"2","application_id":"app","channel_id":"chan1","token":"tok","member":{"user":{"id":"200"},"permissions":"16"},` +
+			`"data":{"id":"d","name":"subscribe","type":1,"options":[{"name":"filter","type":3,"value":"` + filter + `"},{"name":"name","type":3,"value":"` + typed + `","focused":true}]}}`
+		_, out = send(auto, true)
+		raw, _ := json.Marshal(out)
+		choices, _ := out["data"].(map[string]any)["choices"].([]any)
+		if !bytes.Contains(raw, []byte(want)) || len(choices) > 25 {
+			t.Errorf("/subscribe filter:%s name:%s completes %s", filter, typed, raw)
+		}
+	}
+}
+
+// embedText is an embed's title, description, fields (name and value) and footer, one
+// after the other.
+func embedText(e map[string]any) string {
+	str := func(m map[string]any, k string) string { v, _ := m[k].(string); return v }
+	text := str(e, "title") + "\n" + str(e, "description")
+	fields, _ := e["fields"].([]any)
+	for _, f := range fields {
+		f := f.(map[string]any)
+		text += "\n" + str(f, "name") + "\n" + str(f, "value")
+	}
+	if footer, ok := e["footer"].(map[string]any); ok {
+		text += "\n" + str(footer, "text")
+	}
+	return text
 }
 
 // fakeDiscord is a fake Discord REST API: who the bot is, command registration, and
@@ -251,7 +286,12 @@ func TestDiscordServeStory(t *testing.T) {
 			}
 		}
 	}
-	defer stop()
+	defer func() {
+		stop()
+		if t.Failed() {
+			t.Logf("serve's log:\n%s", logs.String())
+		}
+	}()
 	commandsJSON := fake.wait(t, ctx, "PUT /api/v9/applications/app1/guilds/g1/commands", `"name":"town"`)
 	if !strings.Contains(commandsJSON, `"autocomplete":true`) {
 		t.Errorf("registered commands lack autocomplete: %.300s", commandsJSON)
