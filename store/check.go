@@ -89,6 +89,7 @@ func (s *Store) Check(ctx context.Context) (r CheckReport, err error) {
 			return err
 		}
 		checkIndexes(tx, &r, updates)
+		checkStatusCounts(tx, &r, updates)
 		checkGazetteer(tx, &r)
 		checkSubscriptions(tx, &r)
 		checkOutbox(tx, &r, updates)
@@ -118,6 +119,7 @@ func checkMeta(tx *bolt.Tx, r *CheckReport) {
 // updateInfo is what the later checks need of an update.
 type updateInfo struct {
 	external string // the external id it was imported with
+	status   Status
 }
 
 // checkUpdates decodes every update and returns them by id.
@@ -148,7 +150,7 @@ func checkUpdates(tx *bolt.Tx, r *CheckReport) map[uint64]updateInfo {
 		if u.ExternalID != "" {
 			r.Imported++
 		}
-		out[id] = updateInfo{external: u.ExternalID}
+		out[id] = updateInfo{external: u.ExternalID, status: u.Status}
 		return nil
 	})
 	return out
@@ -235,6 +237,24 @@ func checkIndexes(tx *bolt.Tx, r *CheckReport, updates map[uint64]updateInfo) {
 	slices.Sort(ids)
 	for _, id := range ids {
 		r.problem("%s: update %d has no entry for its external id %q", bucketExternal, id, updates[id].external)
+	}
+}
+
+// checkStatusCounts compares the counts of updates by status with the updates.
+func checkStatusCounts(tx *bolt.Tx, r *CheckReport, updates map[uint64]updateInfo) {
+	n := map[Status]uint64{}
+	for _, u := range updates {
+		n[u.status]++
+	}
+	counters := tx.Bucket(bucketCounters)
+	for _, st := range Statuses() {
+		var stored uint64
+		if v := counters.Get(statusCounter(st)); len(v) == 8 {
+			stored = binary.BigEndian.Uint64(v)
+		}
+		if stored != n[st] {
+			r.problem("%s: %d updates counted %s, the store holds %d", bucketCounters, stored, st, n[st])
+		}
 	}
 }
 

@@ -79,6 +79,9 @@ func TestCheckFindsBrokenIndexes(t *testing.T) {
 		{"subscription index entry without subscription", func(tx *bolt.Tx) error {
 			return tx.Bucket(bucketSubsByFilter).Put(subFilterKey(Filter{Kind: AllUpdates}, Chat{Platform: "discord", ID: "9"}), []byte("group|"))
 		}, "has no subscription"},
+		{"status count off", func(tx *bolt.Tx) error {
+			return addStatus(tx, Confirmed, 1)
+		}, "counters: 1 updates counted confirmed, the store holds 0"},
 		{"unknown schema", func(tx *bolt.Tx) error {
 			return tx.Bucket(bucketMeta).Put(keySchema, u64(schemaVersion-1))
 		}, "meta: schema"},

@@ -33,7 +33,7 @@ func runData(ctx context.Context, name string, args []string, stdin io.Reader, s
 	}
 	fs := flag.NewFlagSet("sitrep "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&db, "db", db, "bbolt store path (SITREP_DB, default ./sitrep.db)")
+	fs.StringVar(&db, "db", db, "the bbolt store at `PATH` (overrides SITREP_DB)")
 	switch name {
 	case "export":
 		return runExport(ctx, fs, &db, args, stdout, stderr)
@@ -108,9 +108,9 @@ func runExport(ctx context.Context, fs *flag.FlagSet, db *string, args []string,
 			"location, admin1, admin3, latitude, longitude, source, notes) and then sitrep's (status, claimant,\n"+
 			"groups, status_note, source_url, precision, posted, id, external_id), one row per town an\n"+
 			"update concerns: count updates by distinct id.", "")
-	format := fs.String("format", "jsonl", "jsonl or csv")
-	since := fs.String("since", "", "only updates whose event date is on or after DATE (YYYY-MM-DD in Myanmar time, or RFC 3339)")
-	out := fs.String("o", "", "write to FILE (through FILE.tmp, renamed when complete) instead of standard output")
+	format := fs.String("format", "jsonl", "`FORMAT`: jsonl or csv")
+	since := fs.String("since", "", "only updates whose event date is on or after `DATE` (YYYY-MM-DD in Myanmar time, or RFC 3339)")
+	out := fs.String("o", "", "write to `FILE` (through FILE.tmp, renamed when complete) instead of standard output")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
