@@ -343,6 +343,9 @@ func backupHandler(st *store.Store, token string, log *slog.Logger) http.Handler
 			h.Set("Cache-Control", "no-store")
 			w.WriteHeader(http.StatusOK)
 			started = true
+			if r.Method == http.MethodHead {
+				return io.Discard, nil // the headers say what a GET would send
+			}
 			return w, nil
 		})
 		if err != nil {
