@@ -41,6 +41,9 @@ type Config struct {
 	Completer   bot.Completer // names for inline queries; nil answers exact names only
 	Logger      *slog.Logger
 	AdminTTL    time.Duration // how long a getChatMember answer is trusted (1m)
+	// Polled, if set, is told the outcome of every getUpdates: nil, or the error
+	// (token redacted), so that health checks can report a failing connection.
+	Polled func(err error)
 }
 
 // Adapter connects a bot.Handler to Telegram.
@@ -123,6 +126,9 @@ func (a *Adapter) Run(ctx context.Context) error {
 				break
 			}
 			failures++
+			if a.cfg.Polled != nil {
+				a.cfg.Polled(redact(err, a.cfg.Token))
+			}
 			wait := bot.Backoff(failures, time.Second, time.Minute)
 			if se := classify(err); se.Kind == bot.RetryLater {
 				wait = se.After
@@ -134,6 +140,9 @@ func (a *Adapter) Run(ctx context.Context) error {
 			continue
 		}
 		failures = 0
+		if a.cfg.Polled != nil {
+			a.cfg.Polled(nil)
+		}
 		for _, raw := range raws {
 			id := a.HandleUpdate(ctx, raw)
 			if id < offset {

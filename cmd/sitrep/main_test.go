@@ -93,7 +93,7 @@ func TestUsageAndBadSubcommand(t *testing.T) {
 		}
 		return ""
 	}
-	if err := run(t.Context(), []string{"console"}, strings.NewReader(""), &out, &errOut, badLimits); err == nil || !strings.Contains(err.Error(), "SITREP_TELEGRAM_LIMITS") {
+	if err := run(t.Context(), []string{"serve"}, strings.NewReader(""), &out, &errOut, badLimits); err == nil || !strings.Contains(err.Error(), "SITREP_TELEGRAM_LIMITS") {
 		t.Fatalf("bad limits: %v", err)
 	}
 }
