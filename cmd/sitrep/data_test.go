@@ -208,7 +208,9 @@ func TestCheckCommandReportsDamage(t *testing.T) {
 	}
 	_ = f.Close()
 	out, _, err := data(t, noEnv, "", "check", "-db", a)
-	if err == nil || !strings.Contains(err.Error(), "damaged") {
+	// Depending on which pages the zeros hit, opening panics inside bbolt (an error
+	// saying the file is damaged) or the check lists the damage: never a crash, never ok.
+	if err == nil || !strings.Contains(err.Error(), "damaged") && !strings.Contains(err.Error(), "problems") {
 		t.Fatalf("check of a damaged store: %v\n%s", err, out)
 	}
 }
