@@ -61,12 +61,13 @@ func respondInTime(ctx context.Context, s *discordgo.Session, in *discordgo.Inte
 	// Answers to moderators are confirmations and errors, which only they should see:
 	// their deferral is ephemeral already.
 	private := in.Type == discordgo.InteractionApplicationCommand && x.privateAnswers(in.ApplicationCommandData().Name)
-	deferred := &discordgo.InteractionResponse{Type: discordgo.InteractionResponseDeferredChannelMessageWithSource}
+	deferred := &discordgo.InteractionResponse{Type: discordgo.InteractionResponseDeferredChannelMessageWithSource,
+		Data: &discordgo.InteractionResponseData{AllowedMentions: noMentions()}}
 	if private {
-		deferred.Data = &discordgo.InteractionResponseData{Flags: discordgo.MessageFlagsEphemeral}
+		deferred.Data.Flags = discordgo.MessageFlagsEphemeral
 	}
 	if in.Type == discordgo.InteractionMessageComponent {
-		deferred.Type = discordgo.InteractionResponseDeferredMessageUpdate
+		deferred = &discordgo.InteractionResponse{Type: discordgo.InteractionResponseDeferredMessageUpdate}
 	}
 	if err := send(deferred); err != nil {
 		log.WarnContext(ctx, "discord deferral failed", "err", err)

@@ -94,15 +94,15 @@ func TestVeryLongAnswersStayWithinEveryLimit(t *testing.T) {
 	var items []bot.Block
 	for i := range 25 {
 		var b bot.Builder
-		b.Bold(fmt.Sprintf("#%d", i+1)).Plain(" · " + strings.Repeat("heading ", 60)).Line().Plain(long).Line().Plain("Source: ").Link("Irrawaddy", "https://www.irrawaddy.com")
+		b.Bold(fmt.Sprintf("#%d", i+1)).Plain(" · "+strings.Repeat("heading ", 60)).Line().Plain(long).Line().Plain("Source: ").Link("Irrawaddy", "https://www.irrawaddy.com")
 		items = append(items, b.Block())
 	}
 	note := bot.Block{{Text: strings.Repeat("A note. ", 400), Style: bot.Italic}}
 	cases := map[string]bot.Reply{
-		"25 long items":         {Title: strings.Repeat("T", 300), Blocks: append([]bot.Block{{{Text: long}}}, append(items, note)...)},
-		"30 items":              {Title: "Latest 30", Blocks: append(append(items, items[:5]...), note)},
-		"one long claim":        {Title: "sitrep update", Status: "unverified", Blocks: []bot.Block{update(1, "unverified", long, long, "https://x.org")}},
-		"one long paragraph":    {Blocks: []bot.Block{{{Text: long + long}}}},
+		"25 long items":      {Title: strings.Repeat("T", 300), Blocks: append([]bot.Block{{{Text: long}}}, append(items, note)...)},
+		"30 items":           {Title: "Latest 30", Blocks: append(append(items, items[:5]...), note)},
+		"one long claim":     {Title: "sitrep update", Status: "unverified", Blocks: []bot.Block{update(1, "unverified", long, long, "https://x.org")}},
+		"one long paragraph": {Blocks: []bot.Block{{{Text: long + long}}}},
 		"many short paragraphs": {Blocks: func() (bs []bot.Block) {
 			for range 800 {
 				bs = append(bs, bot.Block{{Text: "Fighting reported near Lashio.", Style: bot.Bold}})
