@@ -190,6 +190,7 @@ type fakeDiscord struct {
 	mu       sync.Mutex
 	calls    []string // "METHOD path"
 	bodies   []string
+	hosts    []string // the Host each call was addressed to
 	changed  chan struct{}
 	nextID   int
 	commands string
@@ -201,6 +202,7 @@ func (f *fakeDiscord) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, r.Method+" "+r.URL.Path)
 	f.bodies = append(f.bodies, string(body))
+	f.hosts = append(f.hosts, r.Host)
 	close(f.changed)
 	f.changed = make(chan struct{})
 	w.Header().Set("Content-Type", "application/json")
@@ -250,8 +252,22 @@ func TestDiscordServeStory(t *testing.T) {
 	fake := &fakeDiscord{changed: make(chan struct{})}
 	api := httptest.NewServer(fake)
 	defer api.Close()
+	// Anything the binary sends anywhere but the fake (discord.com) goes through this
+	// proxy, which refuses it; requests to the fake on 127.0.0.1 are never proxied.
+	var (
+		leakMu sync.Mutex
+		leaks  []string
+	)
+	trap := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		leakMu.Lock()
+		leaks = append(leaks, r.Method+" "+r.Host+r.URL.Path)
+		leakMu.Unlock()
+		http.Error(w, "not the configured endpoint", http.StatusBadGateway)
+	}))
+	defer trap.Close()
 	addr := freeAddr(t)
 	env := map[string]string{
+		"HTTPS_PROXY": trap.URL, "HTTP_PROXY": trap.URL, "NO_PROXY": "", "https_proxy": trap.URL, "http_proxy": trap.URL, "no_proxy": "",
 		"SITREP_DB":                   filepath.Join(t.TempDir(), "sitrep.db"),
 		"SITREP_ADMINS":               "discord:100",
 		"SITREP_DISCORD_TOKEN":        "discord-secret-token",
@@ -297,9 +313,11 @@ func TestDiscordServeStory(t *testing.T) {
 		t.Errorf("registered commands lack autocomplete: %.300s", commandsJSON)
 	}
 	waitListening(t, ctx, addr)
+	ids := 0
 	interact := func(user, perms, name, options string) string {
 		t.Helper()
-		body := `{"type":2,"id":"1","application_id":"app1","channel_id":"chan1","token":"tok","locale":"en-US",` +
+		ids++ // every interaction has its own id, as on Discord
+		body := `{"type":2,"id":"` + fmt.Sprint(1170000000000000000+ids) + `","application_id":"app1","channel_id":"chan1","token":"tok","locale":"en-US",` +
 			`"member":{"user":{"id":"` + user + `","username":"u"},"permissions":"` + perms + `"},` +
 			`"data":{"id":"d","name":"` + name + `","type":1,"options":[` + options + `]}}`
 		req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/discord/interactions", strings.NewReader(body))
@@ -320,7 +338,8 @@ func TestDiscordServeStory(t *testing.T) {
 	if out := interact("100", "8", "post", `{"name":"text","type":3,"value":"The MNDAA says it holds Laukkai"},{"name":"claim","type":3,"value":"MNDAA"}`); !strings.Contains(out, "Posted #1") {
 		t.Fatalf("/post: %s", out)
 	}
-	if out := interact("200", "0", "town", `{"name":"name","type":3,"value":"Laukkaing"}`); !strings.Contains(out, "Claimed by **MNDAA**") {
+	if out := interact("200", "0", "town", `{"name":"name","type":3,"value":"Laukkaing"}`); !strings.Contains(out, "Claimed by **MNDAA**") ||
+		!strings.Contains(out, `"fields":[{"name":"#1 · `) || !strings.Contains(out, `"allowed_mentions":{"parse":[]`) {
 		t.Fatalf("/town: %s", out)
 	}
 	if out := interact("200", "0", "claims", `{"name":"group","type":3,"value":"Kokang"}`); !strings.Contains(out, "Claims by MNDAA") {
@@ -342,5 +361,20 @@ func TestDiscordServeStory(t *testing.T) {
 	stop()
 	if strings.Contains(logs.String(), "discord-secret-token") {
 		t.Error("the token appears in the logs")
+	}
+	leakMu.Lock()
+	defer leakMu.Unlock()
+	if len(leaks) > 0 {
+		t.Errorf("requests left for another host than SITREP_DISCORD_API_ENDPOINT: %q", leaks)
+	}
+	fake.mu.Lock()
+	defer fake.mu.Unlock()
+	for i, c := range fake.calls {
+		if host := fake.hosts[i]; host != api.Listener.Addr().String() {
+			t.Errorf("%s arrived for host %s", c, host)
+		}
+		if !strings.HasPrefix(c, "GET ") && !strings.Contains(c, "/crosspost") && !strings.HasSuffix(c, "/commands") && !strings.Contains(fake.bodies[i], `"allowed_mentions":{"parse":[]`) {
+			t.Errorf("%s without allowed_mentions: %s", c, fake.bodies[i])
+		}
 	}
 }
