@@ -83,17 +83,6 @@ type config struct {
 	TelegramLimits, DiscordLimits bot.Limits
 }
 
-// secrets returns the configured secret values, for tests and log scrubbing.
-func (c config) secrets() []string {
-	var out []string
-	for _, s := range []string{c.TelegramToken, c.TelegramSecret, c.DiscordToken, c.AdminToken} {
-		if s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
 // writeUsage prints the subcommand's settings with their variables and defaults.
 func writeUsage(w io.Writer, name string) {
 	fmt.Fprintf(w, "Usage: sitrep %s [flags]\n\n", name)

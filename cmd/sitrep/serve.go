@@ -17,6 +17,7 @@ import (
 	"github.com/sitrep-bot/sitrep/bot/discord"
 	"github.com/sitrep-bot/sitrep/bot/telegram"
 	"github.com/sitrep-bot/sitrep/commands"
+	"github.com/sitrep-bot/sitrep/commands/feed"
 	"github.com/sitrep-bot/sitrep/store"
 )
 
@@ -100,6 +101,17 @@ func runServe(ctx context.Context, cfg config, log *slog.Logger) error {
 	mux := http.NewServeMux()
 	mux.Handle("GET /healthz", health)
 	mux.Handle("GET /metrics", met.handler())
+	feeds := feed.Options{Logger: log}
+	if cfg.PublicURL != nil {
+		feeds.BaseURL = cfg.PublicURL.String()
+	}
+	if err := feeds.Validate(); err != nil {
+		return fmt.Errorf("serve: SITREP_PUBLIC_URL: %w", err)
+	}
+	feed.New(st, feeds).Register(mux)
+	if cfg.AdminToken != "" {
+		mux.Handle("GET /admin/backup", backupHandler(st, cfg.AdminToken, log))
+	}
 
 	var platforms []*platform
 	if cfg.TelegramToken != "" {

@@ -30,6 +30,7 @@ func serveTelegram(t *testing.T, bin string, api *telegramtest.Server, db string
 		"SITREP_TELEGRAM_TOKEN="+api.Token,
 		"SITREP_TELEGRAM_API_ENDPOINT="+api.Endpoint(),
 		"SITREP_LOG_LEVEL=debug",
+		"SITREP_HTTP_ADDR="+freeAddr(t),
 	)
 	logs = &bytes.Buffer{}
 	cmd.Stderr = logs
@@ -189,7 +190,7 @@ func TestTelegramWebhookMode(t *testing.T) {
 	}()
 	defer func() { stop(); <-done }()
 
-	waitListening(t, ctx, addr)
+	waitHealthy(t, ctx, addr)
 	if got := api.Param("setWebhook", "secret_token"); got != "s3cret" || api.Param("setWebhook", "url") != env["SITREP_TELEGRAM_WEBHOOK_URL"] {
 		t.Fatalf("setWebhook got url %q secret %q", api.Param("setWebhook", "url"), got)
 	}
