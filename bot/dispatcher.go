@@ -477,7 +477,9 @@ func (d *Dispatcher) attempt(ctx context.Context, batch []Job) (MessageRef, []in
 }
 
 // backoff is the delay before transient retry n of a delivery.
-func (d *Dispatcher) backoff(n int) time.Duration { return Backoff(n, d.cfg.BaseBackoff, d.cfg.MaxBackoff) }
+func (d *Dispatcher) backoff(n int) time.Duration {
+	return Backoff(n, d.cfg.BaseBackoff, d.cfg.MaxBackoff)
+}
 
 // Backoff is the delay before retry n (from 1): doubling from base up to most, with
 // ±25% jitter so that many clients do not retry in step.

@@ -456,4 +456,3 @@ func (a *Adapter) send(ctx context.Context, chatID int64, thread, replyTo int, r
 	}
 	return first, nil
 }
-
