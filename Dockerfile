@@ -16,8 +16,9 @@ COPY --from=build /out/passwd /etc/passwd
 COPY --from=build --chmod=1777 /out/tmp /tmp
 COPY --from=build --chown=10001:10001 /out/data /data
 COPY --from=build /out/sitrep /usr/local/bin/sitrep
-ENV SITREP_DB=/data/sitrep.db
+ENV SITREP_DB=/data/sitrep.db SITREP_HTTP_ADDR=0.0.0.0:8080
 VOLUME /data
+EXPOSE 8080
 USER 10001:10001
 ENTRYPOINT ["sitrep"]
 CMD ["serve"]

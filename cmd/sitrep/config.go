@@ -13,7 +13,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/sitrep-bot/sitrep/bot"
@@ -96,22 +95,19 @@ func writeUsage(w io.Writer, name string) {
 	}
 	fmt.Fprintln(w, "\nEvery setting is an environment variable; the flag overrides it. Secrets may also be\ngiven as NAME_FILE (or -flag-file), a path to a file holding the value.")
 	fmt.Fprintln(w)
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, s := range settings() {
 		if !s.usedBy(name) {
 			continue
 		}
-		def := s.def
-		if def == "" {
-			def = "unset"
-		}
-		file := ""
+		env := s.env
 		if s.secret {
-			file = ", " + s.env + "_FILE"
+			env += " or " + s.env + "_FILE"
 		}
-		fmt.Fprintf(tw, "  -%s %s\t%s%s\t%s (default %s)\n", s.flag, s.example, s.env, file, s.usage, def)
+		if s.def != "" {
+			env += ", default " + s.def
+		}
+		fmt.Fprintf(w, "  -%s %s  (%s)\n      %s\n", s.flag, s.example, env, s.usage)
 	}
-	tw.Flush()
 }
 
 // loadConfig reads the settings of subcommand name from the environment, then its

@@ -27,7 +27,7 @@ func TestServeHelpListsEverySettingWithItsDefault(t *testing.T) {
 		if !strings.Contains(help, s.env) || !strings.Contains(help, "-"+s.flag+" ") {
 			t.Errorf("serve --help lacks %s / -%s", s.env, s.flag)
 		}
-		if s.def != "" && !strings.Contains(help, "(default "+s.def+")") {
+		if s.def != "" && !strings.Contains(help, s.env+", default "+s.def+")") {
 			t.Errorf("serve --help lacks the default of %s (%s)", s.env, s.def)
 		}
 		if s.secret && !strings.Contains(help, s.env+"_FILE") {
