@@ -19,8 +19,11 @@ const maxMessage = 4096
 // line.
 func HTML(r bot.Reply) string {
 	var b strings.Builder
+	b.Grow(replySize(r) + replySize(r)/8 + 64)
 	if r.Title != "" {
-		b.WriteString("<b>" + html.EscapeString(r.Title) + "</b>\n")
+		b.WriteString("<b>")
+		escape(&b, r.Title)
+		b.WriteString("</b>\n")
 	}
 	for i, blk := range r.Blocks {
 		if i > 0 || r.Title != "" {
@@ -32,6 +35,26 @@ func HTML(r bot.Reply) string {
 		b.WriteString("\n")
 	}
 	return strings.TrimRight(b.String(), "\n")
+}
+
+// replySize is the length of a reply's text, to size the rendering's buffer once.
+func replySize(r bot.Reply) int {
+	n := len(r.Title)
+	for _, blk := range r.Blocks {
+		for _, sp := range blk {
+			n += len(sp.Text) + len(sp.URL) + 16
+		}
+	}
+	return n
+}
+
+// escape writes s with html.EscapeString's escaping; text without a special character,
+// which is most of it, is written as it is.
+func escape(b *strings.Builder, s string) {
+	if strings.ContainsAny(s, `<>&'"`) {
+		s = html.EscapeString(s)
+	}
+	b.WriteString(s)
 }
 
 // writeSpan writes one span, line by line, each line wrapped in the span's tag.
@@ -49,14 +72,20 @@ func writeSpan(b *strings.Builder, sp bot.Span) {
 			open, closeTag = `<a href="`+html.EscapeString(sp.URL)+`">`, "</a>"
 		}
 	}
-	for i, line := range strings.Split(sp.Text, "\n") {
-		if i > 0 {
+	for rest, first := sp.Text, true; ; first = false {
+		line, more, found := strings.Cut(rest, "\n")
+		if !first {
 			b.WriteString("\n")
 		}
-		if line == "" {
-			continue
+		if line != "" {
+			b.WriteString(open)
+			escape(b, line)
+			b.WriteString(closeTag)
 		}
-		b.WriteString(open + html.EscapeString(line) + closeTag)
+		if !found {
+			return
+		}
+		rest = more
 	}
 }
 
