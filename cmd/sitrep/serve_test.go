@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -319,4 +320,86 @@ func TestHealthTurnsUnhealthy(t *testing.T) {
 	defer ro.Close()
 	h.store = ro
 	check(http.StatusServiceUnavailable, "read-only")
+}
+
+// TestServeRetriesAFailingPlatformWhileTheOtherServes starts serve in process with a
+// Telegram that refuses getMe twice and a working Discord: Discord answers while
+// /healthz reports Telegram failing (503), and Telegram connects on a later attempt.
+func TestServeRetriesAFailingPlatformWhileTheOtherServes(t *testing.T) {
+	tg := telegramtest.NewServer(t, "4242:AAE-flaky")
+	tg.Fail("getMe", telegramtest.Failure{Code: http.StatusBadGateway, Description: "Bad Gateway"})
+	tg.Fail("getMe", telegramtest.Failure{Code: http.StatusBadGateway, Description: "Bad Gateway"})
+	dc := &fakeDiscord{changed: make(chan struct{})}
+	dcSrv := httptest.NewServer(dc)
+	defer dcSrv.Close()
+	pub, _, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := freeAddr(t)
+	env := map[string]string{
+		"SITREP_DB":                    filepath.Join(t.TempDir(), "sitrep.db"),
+		"SITREP_HTTP_ADDR":             addr,
+		"SITREP_TELEGRAM_TOKEN":        tg.Token,
+		"SITREP_TELEGRAM_API_ENDPOINT": tg.Endpoint(),
+		"SITREP_DISCORD_TOKEN":         "discord-token",
+		"SITREP_DISCORD_API_ENDPOINT":  dcSrv.URL,
+		"SITREP_DISCORD_PUBLIC_KEY":    hex.EncodeToString(pub),
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	var logs syncBuffer
+	go func() { done <- run(runCtx, []string{"serve"}, nil, io.Discard, &logs, envOf(env)) }()
+
+	// Discord comes up while Telegram is still failing.
+	dc.wait(t, ctx, "PUT /api/v9/applications/", "")
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	sawFailing := false
+	for !sawFailing {
+		if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			sawFailing = resp.StatusCode == http.StatusServiceUnavailable &&
+				strings.Contains(string(body), `"name":"telegram","state":"failing"`) &&
+				strings.Contains(string(body), `"name":"discord","state":"running"`)
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("/healthz never showed Telegram failing beside Discord running\n%s", logs.String())
+		case <-tick.C:
+		}
+	}
+	waitHealthy(t, ctx, addr)
+	if n := tg.Calls("getMe"); n != 3 {
+		t.Errorf("getMe called %d times, want 3 (two failures, then success)", n)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+	if !strings.Contains(logs.String(), "connect failed; retrying") || strings.Contains(logs.String(), tg.Token) {
+		t.Errorf("logs:\n%s", logs.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger and reads
+// of a test.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
