@@ -380,6 +380,7 @@ func (d *Dispatcher) deliver(ctx context.Context, q *chatQueue, j Job) bool {
 		switch se.Kind {
 		case RetryLater:
 			wait = se.After
+			log.WarnContext(ctx, "delivery rate limited; retrying", "retry_in", wait, "err", err)
 			each(bg, "retry", func(b Job) error { return d.outbox.Retry(bg, b, d.cfg.Now().Add(wait), err, false) })
 		case Transient:
 			j.Attempts++
@@ -390,6 +391,7 @@ func (d *Dispatcher) deliver(ctx context.Context, q *chatQueue, j Job) bool {
 				return true
 			}
 			wait = d.backoff(j.Attempts)
+			log.WarnContext(ctx, "delivery failed; retrying", "attempts", j.Attempts, "retry_in", wait.Round(time.Millisecond), "err", err)
 			each(bg, "retry", func(b Job) error { return d.outbox.Retry(bg, b, d.cfg.Now().Add(wait), err, true) })
 		case Gone:
 			log.InfoContext(ctx, "chat gone; unsubscribed", "err", err)

@@ -7,7 +7,6 @@ package telegram
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -99,13 +98,23 @@ func New(ctx context.Context, cfg Config, h bot.Handler) (*Adapter, error) {
 // Username is the bot's username, without the @.
 func (a *Adapter) Username() string { return a.api.Self.UserName }
 
-// redact removes the token from an error's text (URL errors carry it).
+// redact hides the token in an error's text (URL errors carry it, since the Bot API
+// has it in its path); errors.Is and errors.As still see the error beneath.
 func redact(err error, token string) error {
 	if err == nil || token == "" || !strings.Contains(err.Error(), token) {
 		return err
 	}
-	return errors.New(strings.ReplaceAll(err.Error(), token, "<token>"))
+	return redactedError{err: err, text: strings.ReplaceAll(err.Error(), token, "<token>")}
 }
+
+// redactedError is an error whose text has the token replaced.
+type redactedError struct {
+	err  error
+	text string
+}
+
+func (e redactedError) Error() string { return e.text }
+func (e redactedError) Unwrap() error { return e.err }
 
 // Run long-polls for updates and handles them until ctx ends. A webhook left from an
 // earlier webhook-mode run is removed first: Telegram refuses getUpdates while one is
@@ -442,7 +451,7 @@ func (a *Adapter) send(ctx context.Context, chatID int64, thread, replyTo int, r
 		}
 		resp, err := a.api.MakeRequest("sendMessage", params)
 		if err != nil {
-			return first, classifyErr(err)
+			return first, classifyErr(redact(err, a.cfg.Token))
 		}
 		var msg struct {
 			MessageID int `json:"message_id"`

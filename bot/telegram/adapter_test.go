@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -318,5 +319,27 @@ func TestOlderButtonEditsInPlace(t *testing.T) {
 	}
 	if n := len(api.Sent()); n != 2 {
 		t.Fatalf("a moderator command ran from a button: %+v", api.Sent())
+	}
+}
+
+func TestNetworkErrorsNeverCarryTheToken(t *testing.T) {
+	api, a, _ := startAdapter(t, echo)
+	api.Close() // the Bot API goes away: every call fails with a URL error naming its path
+	_, sendErr := a.Send(t.Context(), "-100500", bot.Text("x"))
+	editErr := a.Edit(t.Context(), "-100500", "7", bot.Text("y"))
+	for _, err := range []error{sendErr, editErr} {
+		if err == nil {
+			t.Fatal("a call to a closed Bot API succeeded")
+		}
+		if strings.Contains(err.Error(), api.Token) || !strings.Contains(err.Error(), "<token>") {
+			t.Errorf("error text: %v", err)
+		}
+		var ue *url.Error
+		if !errors.As(err, &ue) {
+			t.Errorf("redaction hid the error's type: %T", err)
+		}
+		if k := bot.Classify(err).Kind; k != bot.Transient {
+			t.Errorf("network failure classified %d, want transient", k)
+		}
 	}
 }

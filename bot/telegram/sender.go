@@ -86,7 +86,7 @@ func (a *Adapter) edit(chatID int64, msgID int, r bot.Reply, markup any) error {
 		return nil
 	}
 	if err != nil {
-		return classifyErr(err)
+		return classifyErr(redact(err, a.cfg.Token))
 	}
 	return nil
 }
