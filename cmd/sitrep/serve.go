@@ -12,7 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/bwmarrin/discordgo"
 	"github.com/sitrep-bot/sitrep/bot"
 	"github.com/sitrep-bot/sitrep/bot/discord"
 	"github.com/sitrep-bot/sitrep/bot/telegram"
@@ -273,22 +272,14 @@ func discordConnector(cfg config, log *slog.Logger, set *commands.Set, mux *http
 		mux.Handle("POST /discord/interactions", &endpoint)
 	}
 	return func(ctx context.Context) (bot.Sender, func(context.Context) error, error) {
-		session, err := discordgo.New("Bot " + cfg.DiscordToken)
+		dc, err := discord.Connect(ctx, discord.Config{
+			Token: cfg.DiscordToken, API: cfg.DiscordAPI, Guild: cfg.DiscordGuild,
+			Commands: set.Router().Commands(), Logger: log,
+		})
 		if err != nil {
-			return nil, nil, fmt.Errorf("discord: %w", err)
+			return nil, nil, err
 		}
-		client := &http.Client{Timeout: 20 * time.Second}
-		if cfg.DiscordAPI != nil {
-			client.Transport = discord.Rewrite{Base: cfg.DiscordAPI}
-		}
-		session.Client = client
-		me, err := session.User("@me", discordgo.WithContext(ctx))
-		if err != nil {
-			return nil, nil, fmt.Errorf("discord: who am I: %w", err)
-		}
-		if _, err := session.ApplicationCommandBulkOverwrite(me.ID, cfg.DiscordGuild, discord.ApplicationCommands(set.Router().Commands()), discordgo.WithContext(ctx)); err != nil {
-			log.Warn("discord command registration failed; the command list may be stale", "err", err)
-		}
+		session := dc.Session
 		x := &discord.Interactions{Handler: set, Completer: set, Commands: set.Router().Commands(), Session: session, Logger: log}
 		var task func(context.Context) error
 		if cfg.DiscordPublicKey != nil {
@@ -297,7 +288,7 @@ func discordConnector(cfg config, log *slog.Logger, set *commands.Set, mux *http
 		} else {
 			task = func(ctx context.Context) error { return discord.RunGateway(ctx, session, x, log) }
 		}
-		log.Info("discord connected", "bot", me.Username, "guild", cfg.DiscordGuild, "gateway", task != nil)
+		log.Info("discord connected", "bot", dc.Me.Username, "guild", cfg.DiscordGuild, "gateway", task != nil)
 		return &discord.Sender{Session: session, Rates: cfg.DiscordLimits}, task, nil
 	}
 }
