@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -122,5 +124,39 @@ func TestWritableFailsOnAReadOnlyOrClosedStore(t *testing.T) {
 	defer s.Close()
 	if err := s.Writable(ctx); !errors.Is(err, ErrDisk) {
 		t.Fatalf("read-only store: %v, want ErrDisk", err)
+	}
+}
+
+func TestOpenReportsADamagedFileInsteadOfPanicking(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "sitrep.db")
+	s, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 50 {
+		if _, _, err := s.Post(ctx, Draft{Text: fmt.Sprintf("Report %d from Lashio", i), Author: mod}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = s.Close()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Keep both meta pages (0 and 1); overwrite every other page with garbage.
+	for i := 2 * 4096; i < len(data); i++ {
+		data[i] = byte(i*7 + 3)
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(ctx, path, Options{})
+	if err == nil {
+		_ = s.Close()
+		t.Fatal("a damaged store opened")
+	}
+	if !errors.Is(err, ErrNotStore) {
+		t.Fatalf("damaged store: %v, want ErrNotStore", err)
 	}
 }

@@ -99,7 +99,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if timeout <= 0 {
 		timeout = time.Second
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{
+	db, err := openBolt(path, &bolt.Options{
 		Timeout:      timeout,
 		NoSync:       opts.NoSync,
 		ReadOnly:     opts.ReadOnly,
@@ -122,7 +122,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 			s.loc = time.FixedZone("MMT", 6*3600+1800)
 		}
 	}
-	if err := s.init(ctx, opts.ReadOnly); err != nil {
+	if err := s.safeInit(ctx, opts.ReadOnly); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
@@ -139,6 +139,28 @@ func (s *Store) Close() error {
 
 // Path is the file the store lives in.
 func (s *Store) Path() string { return s.path }
+
+// openBolt is bolt.Open, turning its panic on a damaged freelist page into
+// bolterrors.ErrInvalid.
+func openBolt(path string, opts *bolt.Options) (db *bolt.DB, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			db, err = nil, fmt.Errorf("%w: %v", bolterrors.ErrInvalid, r)
+		}
+	}()
+	return bolt.Open(path, 0o600, opts)
+}
+
+// safeInit is init, turning a panic of bbolt on a damaged page into ErrNotStore so
+// that a damaged file is reported instead of crashing the process.
+func (s *Store) safeInit(ctx context.Context, readOnly bool) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: the file is damaged (%v); run sitrep check, or restore a backup", ErrNotStore, r)
+		}
+	}()
+	return s.init(ctx, readOnly)
+}
 
 // init creates a new store's buckets and gazetteer, or checks and migrates an existing
 // one.
