@@ -89,6 +89,9 @@ func TestPostVerifyEditRetractShowEverywhere(t *testing.T) {
 	f := newFixture(t)
 	out := f.must(admin, "/post claim:Kokang source:https://www.irrawaddy.com date:2023-10-30 41 soldiers of LIB 143 left their base at Kan Mong after talks")
 	contains(t, "post", out, "Posted #1 as unverified", "Kan Mong", "MNDAA", "Claimed by MNDAA", "[UNVERIFIED]", "30 Oct 2023", "irrawaddy.com")
+	if r, _ := f.ask(admin, "/post Muse border trade halted"); r.Status != "unverified" {
+		t.Errorf("/post confirmation carries status %q, want the claim's (platforms colour it)", r.Status)
+	}
 
 	contains(t, "latest", f.must(reader, "/latest"), "#1", "[UNVERIFIED]", "Claimed by MNDAA")
 	contains(t, "town", f.must(reader, "/town Kan Mong"), "#1", "[UNVERIFIED]", "as of 30 Oct 2023, 3 days ago")

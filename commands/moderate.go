@@ -76,7 +76,7 @@ func (s *Set) post(ctx context.Context, req *bot.Request, a args) (bot.Reply, er
 	u, queued, err := s.store.Post(ctx, d)
 	if errors.Is(err, store.ErrDuplicate) {
 		// The platform delivered this message again (after a crash): answer as before.
-		return bot.Reply{Tone: bot.Done, Blocks: []bot.Block{{{Text: fmt.Sprintf("Posted #%d (already posted from this message).", u.ID)}}, s.updateBlock(ctx, u, "")}}, nil
+		return bot.Reply{Tone: bot.Done, Status: string(u.Status), Blocks: []bot.Block{{{Text: fmt.Sprintf("Posted #%d (already posted from this message).", u.ID)}}, s.updateBlock(ctx, u, "")}}, nil
 	}
 	if err != nil {
 		return bot.Reply{}, err
@@ -85,7 +85,7 @@ func (s *Set) post(ctx context.Context, req *bot.Request, a args) (bot.Reply, er
 	s.enqueued()
 	var b bot.Builder
 	b.Plain(fmt.Sprintf("Posted #%d as %s. Tagged: %s. Going out to %d subscribed %s.", u.ID, u.Status, s.tagList(ctx, u), queued, plural(queued, "chat", "chats")))
-	return bot.Reply{Tone: bot.Done, Blocks: []bot.Block{b.Block(), s.updateBlock(ctx, u, "")}}, nil
+	return bot.Reply{Tone: bot.Done, Status: string(u.Status), Blocks: []bot.Block{b.Block(), s.updateBlock(ctx, u, "")}}, nil
 }
 
 // tagList describes an update's tags: "towns Kan Mong, Kunlong; groups MNDAA".

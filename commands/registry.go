@@ -66,7 +66,7 @@ func (s *Set) declarations() []command {
 			Help: "Removes one of this chat's subscriptions, or all of them when given no filter.",
 			Role: bot.ChatManager,
 			Params: []bot.Param{
-				{Name: "filter", Help: "all, town or group"},
+				{Name: "filter", Help: "all, town or group", Choices: []string{"all", "town", "group"}},
 				{Name: "name", Help: "The town or group"},
 			},
 		}, run: s.unsubscribe},
