@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -190,6 +191,26 @@ func (s *Server) Discard() {
 	s.discard = true
 }
 
+// discardSend answers a sendMessage without parsing it when the server discards and
+// no failure is queued: a benchmark then measures the bot's side, not this fake's
+// form parsing, which Telegram does on its own machines.
+func (s *Server) discardSend(w http.ResponseWriter, r *http.Request) bool {
+	s.mu.Lock()
+	if !s.discard || len(s.failures["sendMessage"]) > 0 {
+		s.mu.Unlock()
+		return false
+	}
+	s.calls["sendMessage"]++
+	s.nextMsg++
+	s.nextSent++
+	id := s.nextMsg
+	s.notify()
+	s.mu.Unlock()
+	_, _ = io.Copy(io.Discard, r.Body)
+	answer(w, map[string]any{"message_id": id, "date": 0, "chat": map[string]any{"id": 0, "type": "private"}})
+	return true
+}
+
 // Count returns how many messages were sent while discarding.
 func (s *Server) Count() int {
 	s.mu.Lock()
@@ -285,6 +306,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	method := strings.TrimPrefix(r.URL.Path, prefix)
+	if method == "sendMessage" && s.discardSend(w, r) {
+		return
+	}
 	_ = r.ParseForm()
 	s.mu.Lock()
 	s.calls[method]++
