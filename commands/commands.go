@@ -190,7 +190,7 @@ func (s *Set) failure(ctx context.Context, req *bot.Request, err error) bot.Repl
 	var ne *store.NameError
 	switch {
 	case errors.As(err, &ne):
-		return bot.Errorf("%s", didYouMean(ne))
+		return bot.Errorf("%s", ne.Explain())
 	case errors.As(err, &p):
 		return bot.Errorf("%s", p.msg)
 	case errors.Is(err, store.ErrNotFound):
@@ -227,27 +227,6 @@ func lastReason(err, sentinel error) string {
 		}
 	}
 	return msg
-}
-
-// didYouMean phrases a NameError for the user.
-func didYouMean(ne *store.NameError) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "No %s called “%s”.", ne.Kind, clip(ne.Query, 40))
-	if ne.OtherKind != "" {
-		fmt.Fprintf(&b, " %s is a %s.", ne.OtherName, ne.OtherKind)
-	}
-	if len(ne.Suggestions) > 0 {
-		fmt.Fprintf(&b, " Did you mean %s?", orList(ne.Suggestions))
-	}
-	return b.String()
-}
-
-// orList joins items as "a, b or c".
-func orList(items []string) string {
-	if len(items) <= 1 {
-		return strings.Join(items, "")
-	}
-	return strings.Join(items[:len(items)-1], ", ") + " or " + items[len(items)-1]
 }
 
 // upperFirst capitalises the first letter.

@@ -139,12 +139,12 @@ func (s *Set) controlBlock(ctx context.Context, t store.Town) (bot.Block, error)
 		if err != nil {
 			return nil, err
 		}
-		b.Plain(" ").Bold(badge(u.Status)).Plain(fmt.Sprintf(", per update #%d", u.ID))
+		b.Plain(" ").Bold(u.Status.Badge()).Plain(fmt.Sprintf(", per update #%d", u.ID))
 		if u.Claimant != "" {
 			b.Plain(" claimed by " + s.store.Name(ctx, store.KindGroup, u.Claimant))
 		}
 	} else {
-		b.Plain(" ").Bold(badge(store.Unverified)).Plain(", set by a moderator without a cited update")
+		b.Plain(" ").Bold(store.Unverified.Badge()).Plain(", set by a moderator without a cited update")
 	}
 	b.Plain(". Last set " + s.age(c.SetAt) + ".")
 	return b.Block(), nil

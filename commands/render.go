@@ -3,7 +3,6 @@ package commands
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"strings"
 	"time"
 
@@ -11,14 +10,11 @@ import (
 	"github.com/sitrep-bot/sitrep/store"
 )
 
-// badge is a status as every rendering shows it.
-func badge(st store.Status) string { return "[" + strings.ToUpper(string(st)) + "]" }
-
 // updateBlock renders one update: id, date, status, who claims it, the text, the towns
 // it concerns and its source. prefix marks it, e.g. as an alliance statement.
 func (s *Set) updateBlock(ctx context.Context, u store.Update, prefix string) bot.Block {
 	var b bot.Builder
-	b.Bold(fmt.Sprintf("#%d", u.ID)).Plain(" · " + s.eventDate(u) + " · ").Bold(badge(u.Status))
+	b.Bold(fmt.Sprintf("#%d", u.ID)).Plain(" · " + s.eventDate(u) + " · ").Bold(u.Status.Badge())
 	if prefix != "" {
 		b.Plain(" · ").Italic(prefix)
 	}
@@ -51,24 +47,13 @@ func (s *Set) updateBlock(ctx context.Context, u store.Update, prefix string) bo
 	b.Plain("Source: ")
 	switch {
 	case u.Source.URL != "":
-		b.Link(sourceName(u.Source), u.Source.URL)
+		b.Link(u.Source.Label(), u.Source.URL)
 	case u.Source.Name != "":
 		b.Plain(u.Source.Name)
 	default:
 		b.Plain("moderator " + u.Author.Name)
 	}
 	return b.Block()
-}
-
-// sourceName is the outlet's name, or the link's host.
-func sourceName(src store.Source) string {
-	if src.Name != "" {
-		return src.Name
-	}
-	if u, err := url.Parse(src.URL); err == nil && u.Host != "" {
-		return strings.TrimPrefix(u.Host, "www.")
-	}
-	return src.URL
 }
 
 // eventDate shows when an update's event happened, as precisely as it is known.

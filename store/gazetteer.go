@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -61,6 +62,28 @@ type NameError struct {
 
 func (e *NameError) Error() string {
 	return fmt.Sprintf("no %s called %q", e.Kind, e.Query)
+}
+
+// Explain says it to a reader, with the suggestions: "No town called “Lashoi”. Did you
+// mean Lashio?" (a long query is clipped to 40 characters).
+func (e *NameError) Explain() string {
+	var b strings.Builder
+	q := e.Query
+	if utf8.RuneCountInString(q) > 40 {
+		q = string([]rune(q)[:40]) + "…"
+	}
+	fmt.Fprintf(&b, "No %s called “%s”.", e.Kind, q)
+	if e.OtherKind != "" {
+		fmt.Fprintf(&b, " %s is a %s.", e.OtherName, e.OtherKind)
+	}
+	if n := len(e.Suggestions); n > 0 {
+		list := e.Suggestions[0]
+		if n > 1 {
+			list = strings.Join(e.Suggestions[:n-1], ", ") + " or " + e.Suggestions[n-1]
+		}
+		fmt.Fprintf(&b, " Did you mean %s?", list)
+	}
+	return b.String()
 }
 
 // Is makes a NameError match ErrNotFound.

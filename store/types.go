@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -17,6 +18,9 @@ const (
 	False      Status = "false"      // shown to be untrue
 	Retracted  Status = "retracted"  // withdrawn by the moderators, with a reason
 )
+
+// Badge is how the status is shown everywhere, in chats and feeds: "[UNVERIFIED]".
+func (s Status) Badge() string { return "[" + strings.ToUpper(string(s)) + "]" }
 
 // Statuses lists every status in the order they are offered to moderators.
 func Statuses() []Status { return []Status{Unverified, Confirmed, Disputed, False, Retracted} }
@@ -46,6 +50,17 @@ func (a Author) ID() string { return a.Platform + ":" + a.UserID }
 type Source struct {
 	Name string `json:"name,omitempty"` // outlet name, e.g. "The Irrawaddy"
 	URL  string `json:"url,omitempty"`
+}
+
+// Label names the source for readers: the outlet's name, or its link's host.
+func (s Source) Label() string {
+	if s.Name != "" {
+		return s.Name
+	}
+	if u, err := url.Parse(s.URL); err == nil && u.Host != "" {
+		return strings.TrimPrefix(u.Host, "www.")
+	}
+	return s.URL
 }
 
 // Precision says how exactly an update's event time is known.

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sitrep-bot/sitrep/store"
 )
@@ -150,7 +151,7 @@ func (h *Handler) entry(ctx context.Context, s site, u store.Update, ownID strin
 	for i, g := range u.Groups {
 		groups[i] = h.st.Name(ctx, store.KindGroup, g)
 	}
-	source := sourceName(u.Source)
+	source := u.Source.Label()
 	link := sourceLink(u.Source.URL)
 
 	e := atomEntry{
@@ -170,7 +171,7 @@ func (h *Handler) entry(ctx context.Context, s site, u store.Update, ownID strin
 	if link != "" {
 		e.Links = []atomLink{{Rel: "alternate", Type: "text/html", Href: link}}
 	}
-	e.Categories = append(e.Categories, atomCategory{Term: string(u.Status), Scheme: h.tag(s, "status"), Label: badge(u.Status)})
+	e.Categories = append(e.Categories, atomCategory{Term: string(u.Status), Scheme: h.tag(s, "status"), Label: u.Status.Badge()})
 	for i, t := range u.Towns {
 		e.Categories = append(e.Categories, atomCategory{Term: t, Scheme: h.tag(s, "town"), Label: towns[i]})
 	}
@@ -180,7 +181,7 @@ func (h *Handler) entry(ctx context.Context, s site, u store.Update, ownID strin
 
 	c := content{
 		ID:     u.ID,
-		Badge:  badge(u.Status),
+		Badge:  u.Status.Badge(),
 		Status: string(u.Status),
 		Text:   u.Text,
 		Source: source,
@@ -212,7 +213,7 @@ func (h *Handler) entry(ctx context.Context, s site, u store.Update, ownID strin
 // title is an entry's short title: "[UNVERIFIED] MNDAA claims: Laukkai".
 func title(u store.Update, claimant, source string, towns []string) string {
 	var b strings.Builder
-	b.WriteString(badge(u.Status) + " ")
+	b.WriteString(u.Status.Badge() + " ")
 	switch {
 	case claimant != "":
 		b.WriteString(claimant + " claims")
@@ -231,20 +232,6 @@ func title(u store.Update, claimant, source string, towns []string) string {
 		b.WriteString(clip(strings.Join(strings.Fields(u.Text), " "), 60))
 	}
 	return b.String()
-}
-
-// badge is how a status is shown everywhere: "[UNVERIFIED]".
-func badge(st store.Status) string { return "[" + strings.ToUpper(string(st)) + "]" }
-
-// sourceName is the outlet's name, or the link's host.
-func sourceName(src store.Source) string {
-	if src.Name != "" {
-		return src.Name
-	}
-	if u, err := url.Parse(src.URL); err == nil && u.Host != "" {
-		return strings.TrimPrefix(u.Host, "www.")
-	}
-	return src.URL
 }
 
 // sourceLink is a source URL fit to link to (absolute http or https), or "".
@@ -384,4 +371,20 @@ type content struct {
 	Towns     string
 	Groups    string
 	Edited    string
+}
+
+// orList joins items as "a, b or c".
+func orList(items []string) string {
+	if len(items) <= 1 {
+		return strings.Join(items, "")
+	}
+	return strings.Join(items[:len(items)-1], ", ") + " or " + items[len(items)-1]
+}
+
+// clip shortens s to n runes, marking the cut.
+func clip(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n]) + "…"
 }

@@ -22,7 +22,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/sitrep-bot/sitrep/store"
 )
@@ -313,7 +312,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, k kind, err error
 	var ne *store.NameError
 	switch {
 	case errors.As(err, &ne):
-		plain(w, http.StatusNotFound, didYouMean(ne))
+		plain(w, http.StatusNotFound, ne.Explain())
 	case errors.Is(err, errNoName):
 		plain(w, http.StatusNotFound, fmt.Sprintf("A %s name needs letters or digits.", k.nameKind()))
 	case errors.Is(err, context.Canceled):
@@ -342,35 +341,6 @@ func (k kind) nameKind() store.Kind {
 		return store.KindGroup
 	}
 	return store.KindTown
-}
-
-// didYouMean phrases a NameError as the chat commands do.
-func didYouMean(ne *store.NameError) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "No %s called “%s”.", ne.Kind, clip(ne.Query, 40))
-	if ne.OtherKind != "" {
-		fmt.Fprintf(&b, " %s is a %s.", ne.OtherName, ne.OtherKind)
-	}
-	if len(ne.Suggestions) > 0 {
-		fmt.Fprintf(&b, " Did you mean %s?", orList(ne.Suggestions))
-	}
-	return b.String()
-}
-
-// orList joins items as "a, b or c".
-func orList(items []string) string {
-	if len(items) <= 1 {
-		return strings.Join(items, "")
-	}
-	return strings.Join(items[:len(items)-1], ", ") + " or " + items[len(items)-1]
-}
-
-// clip shortens s to n runes, marking the cut.
-func clip(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	return string([]rune(s)[:n]) + "…"
 }
 
 // feedBody is a rendered feed and its entity tag (a hash of the body, so that it
