@@ -58,16 +58,7 @@ func (s *Set) updateBlock(ctx context.Context, u store.Update, prefix string) bo
 
 // eventDate shows when an update's event happened, as precisely as it is known.
 func (s *Set) eventDate(u store.Update) string {
-	t := u.Happened.In(s.loc)
-	switch u.Precision {
-	case store.Day:
-		return t.Format("2 Jan 2006")
-	case store.Month:
-		return t.Format("Jan 2006")
-	case store.Approximate:
-		return "c. " + t.Format("2 Jan 2006")
-	}
-	return t.Format("2 Jan 2006 15:04")
+	return u.Precision.Format(u.Happened.In(s.loc))
 }
 
 // shortTime shows a moment in Myanmar time (MMT, UTC+06:30).

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -354,12 +355,7 @@ func checkSubscriptions(tx *bolt.Tx, r *CheckReport) {
 		delete(want, string(k))
 		return nil
 	})
-	keys := make([]string, 0, len(want))
-	for k := range want {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(want)) {
 		r.problem("%s: subscription %q has no entry", bucketSubsByFilter, k)
 	}
 }
@@ -404,12 +400,7 @@ func checkOutbox(tx *bolt.Tx, r *CheckReport, updates map[uint64]updateInfo) {
 		delete(want, string(k))
 		return nil
 	})
-	keys := make([]string, 0, len(want))
-	for k := range want {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(want)) {
 		r.problem("%s: pending delivery has no entry %s", bucketDue, dueKeyString([]byte(k)))
 	}
 }

@@ -74,6 +74,20 @@ const (
 	Approximate Precision = "approximate" // around a day
 )
 
+// Format writes an event time as precisely as it is known: "2 Jan 2006 15:04",
+// "2 Jan 2006", "Jan 2006" or "c. 2 Jan 2006".
+func (p Precision) Format(t time.Time) string {
+	switch p {
+	case Day:
+		return t.Format("2 Jan 2006")
+	case Month:
+		return t.Format("Jan 2006")
+	case Approximate:
+		return "c. " + t.Format("2 Jan 2006")
+	}
+	return t.Format("2 Jan 2006 15:04")
+}
+
 // Revision is an earlier state of an update, kept when it was edited or its status
 // changed, with who changed it and when.
 type Revision struct {

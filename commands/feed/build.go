@@ -245,19 +245,13 @@ func sourceLink(raw string) string {
 
 // eventDate shows when an update's event happened, as precisely as it is known.
 func (h *Handler) eventDate(u store.Update) string {
-	if u.Happened.IsZero() {
+	switch {
+	case u.Happened.IsZero():
 		return ""
+	case u.Precision == store.Exact:
+		return h.shortTime(u.Happened)
 	}
-	t := u.Happened.In(h.loc)
-	switch u.Precision {
-	case store.Day:
-		return t.Format("2 Jan 2006")
-	case store.Month:
-		return t.Format("Jan 2006")
-	case store.Approximate:
-		return "c. " + t.Format("2 Jan 2006")
-	}
-	return h.shortTime(u.Happened)
+	return u.Precision.Format(u.Happened.In(h.loc))
 }
 
 // shortTime shows a moment in the handler's time zone: "2 Nov 2023 15:30 +0630".
