@@ -25,6 +25,20 @@ import (
 	"github.com/sitrep-bot/sitrep/store"
 )
 
+// startFakeDiscord serves a fake Discord REST API for the test and returns it, its
+// base URL and a fresh application public key (hex) for HTTP interactions.
+func startFakeDiscord(t *testing.T) (fake *fakeDiscord, baseURL, publicKey string) {
+	t.Helper()
+	fake = &fakeDiscord{changed: make(chan struct{})}
+	srv := httptest.NewServer(fake)
+	t.Cleanup(srv.Close)
+	pub, _, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fake, srv.URL, hex.EncodeToString(pub)
+}
+
 // serveProcess is a running `sitrep serve` binary.
 type serveProcess struct {
 	cmd  *exec.Cmd
@@ -91,13 +105,7 @@ func TestServeRunsBothPlatformsAndStopsCleanly(t *testing.T) {
 	}
 	const tgToken, dcToken, adminToken = "4242:AAE-telegram-secret-token", "discord-secret-token-xyz", "admin-secret-token-abc"
 	tg := telegramtest.NewServer(t, tgToken)
-	dc := &fakeDiscord{changed: make(chan struct{})}
-	dcSrv := httptest.NewServer(dc)
-	defer dcSrv.Close()
-	pub, _, err := ed25519.GenerateKey(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, dcURL, pub := startFakeDiscord(t)
 	tokenFile := filepath.Join(t.TempDir(), "discord.token")
 	if err := os.WriteFile(tokenFile, []byte(dcToken+"\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -109,8 +117,8 @@ func TestServeRunsBothPlatformsAndStopsCleanly(t *testing.T) {
 		"SITREP_TELEGRAM_TOKEN":        tgToken,
 		"SITREP_TELEGRAM_API_ENDPOINT": tg.Endpoint(),
 		"SITREP_DISCORD_TOKEN_FILE":    tokenFile,
-		"SITREP_DISCORD_API_ENDPOINT":  dcSrv.URL,
-		"SITREP_DISCORD_PUBLIC_KEY":    hex.EncodeToString(pub),
+		"SITREP_DISCORD_API_ENDPOINT":  dcURL,
+		"SITREP_DISCORD_PUBLIC_KEY":    pub,
 		"SITREP_ADMIN_TOKEN":           adminToken,
 		"SITREP_LOG_LEVEL":             "debug",
 	})
@@ -329,13 +337,7 @@ func TestServeRetriesAFailingPlatformWhileTheOtherServes(t *testing.T) {
 	tg := telegramtest.NewServer(t, "4242:AAE-flaky")
 	tg.Fail("getMe", telegramtest.Failure{Code: http.StatusBadGateway, Description: "Bad Gateway"})
 	tg.Fail("getMe", telegramtest.Failure{Code: http.StatusBadGateway, Description: "Bad Gateway"})
-	dc := &fakeDiscord{changed: make(chan struct{})}
-	dcSrv := httptest.NewServer(dc)
-	defer dcSrv.Close()
-	pub, _, err := ed25519.GenerateKey(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dc, dcURL, pub := startFakeDiscord(t)
 	addr := freeAddr(t)
 	env := map[string]string{
 		"SITREP_DB":                    filepath.Join(t.TempDir(), "sitrep.db"),
@@ -343,8 +345,8 @@ func TestServeRetriesAFailingPlatformWhileTheOtherServes(t *testing.T) {
 		"SITREP_TELEGRAM_TOKEN":        tg.Token,
 		"SITREP_TELEGRAM_API_ENDPOINT": tg.Endpoint(),
 		"SITREP_DISCORD_TOKEN":         "discord-token",
-		"SITREP_DISCORD_API_ENDPOINT":  dcSrv.URL,
-		"SITREP_DISCORD_PUBLIC_KEY":    hex.EncodeToString(pub),
+		"SITREP_DISCORD_API_ENDPOINT":  dcURL,
+		"SITREP_DISCORD_PUBLIC_KEY":    pub,
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
