@@ -112,9 +112,23 @@ func checkMeta(tx *bolt.Tx, r *CheckReport) {
 	} else if r.Schema = binary.BigEndian.Uint64(v); r.Schema != schemaVersion {
 		r.problem("meta: schema %d, this binary knows %d", r.Schema, schemaVersion)
 	}
-	if id := meta.Get(keyIdentity); id != nil && (len(id) != 36 || bytes.Count(id, []byte("-")) != 4) {
-		r.problem("meta: identity %q is not a UUID", id)
+	if id := meta.Get(keyIdentity); id != nil && !validIdentity(id) {
+		r.problem("meta: identity %q is not a store identity", id)
 	}
+}
+
+// validIdentity reports whether id looks like what Identity makes: 26 characters of
+// the base32 alphabet.
+func validIdentity(id []byte) bool {
+	if len(id) != 26 {
+		return false
+	}
+	for _, c := range id {
+		if (c < 'A' || c > 'Z') && (c < '2' || c > '7') {
+			return false
+		}
+	}
+	return true
 }
 
 // updateInfo is what the later checks need of an update.

@@ -29,7 +29,7 @@ var (
 // externalPrefix starts the external ids a sitrep store derives for its own updates.
 const externalPrefix = "sitrep:"
 
-// Identity returns the store's identity: a random UUID made the first time it is asked
+// Identity returns the store's identity: a random string (crypto/rand.Text) made the first time it is asked
 // for and kept in the store from then on. A store created before identities existed
 // gets one the first time it is exported. A backup carries its store's identity, so a
 // store restored from a backup exports the same external ids as the original; two
@@ -49,7 +49,7 @@ func (s *Store) Identity(ctx context.Context) (string, error) {
 			id = string(v)
 			return nil
 		}
-		id = newUUID()
+		id = rand.Text() // 26 random base32 characters
 		return meta.Put(keyIdentity, []byte(id))
 	})
 	if err != nil {
@@ -69,15 +69,6 @@ func (s *Store) identity(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("store identity: %w", err)
 	}
 	return id, nil
-}
-
-// newUUID returns a random (version 4) UUID.
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
 // ExternalID is the external id of an update in the store with the given identity:
