@@ -84,10 +84,12 @@ func New(ctx context.Context, cfg Config, h bot.Handler) (*Adapter, error) {
 		return nil, err
 	}
 	client := &http.Client{Timeout: cfg.PollTimeout + 15*time.Second}
-	api, err := tgbotapi.NewBotAPIWithClient(cfg.Token, cfg.Endpoint, client)
+	// getMe under ctx, so that a stop while Telegram does not answer is not held up.
+	api, err := tgbotapi.NewBotAPIWithClient(cfg.Token, cfg.Endpoint, contextClient{ctx: ctx, client: client})
 	if err != nil {
 		return nil, fmt.Errorf("telegram getMe: %w", redact(err, cfg.Token))
 	}
+	api.Client = client
 	a := &Adapter{api: api, client: client, handler: h, cfg: cfg, log: cfg.Logger.With("platform", Platform), roles: map[string]bot.Role{}, admins: map[string]adminAnswer{}}
 	for _, c := range cfg.Commands {
 		a.roles[c.Name] = c.Role
@@ -120,7 +122,7 @@ func (e redactedError) Unwrap() error { return e.err }
 // earlier webhook-mode run is removed first: Telegram refuses getUpdates while one is
 // set.
 func (a *Adapter) Run(ctx context.Context) error {
-	if _, err := a.api.MakeRequest("deleteWebhook", nil); err != nil {
+	if _, err := a.bound(ctx).MakeRequest("deleteWebhook", nil); err != nil {
 		a.log.WarnContext(ctx, "deleteWebhook failed", "err", redact(err, a.cfg.Token))
 	}
 	offset, err := a.cfg.Cursor.Cursor(ctx, Platform)
@@ -170,7 +172,7 @@ func (a *Adapter) Run(ctx context.Context) error {
 
 // RegisterCommands describes everyone's commands to Telegram's command menu
 // (setMyCommands, sent with Request); a failure is logged, not fatal.
-func (a *Adapter) RegisterCommands() {
+func (a *Adapter) RegisterCommands(ctx context.Context) {
 	var cmds []tgbotapi.BotCommand
 	for _, c := range a.cfg.Commands {
 		if c.Role != bot.Everyone {
@@ -182,8 +184,8 @@ func (a *Adapter) RegisterCommands() {
 		}
 		cmds = append(cmds, tgbotapi.BotCommand{Command: c.Name, Description: desc})
 	}
-	if _, err := a.api.Request(tgbotapi.NewSetMyCommands(cmds...)); err != nil {
-		a.log.Warn("setMyCommands failed; the command menu may be stale", "err", redact(err, a.cfg.Token))
+	if _, err := a.bound(ctx).Request(tgbotapi.NewSetMyCommands(cmds...)); err != nil {
+		a.log.WarnContext(ctx, "setMyCommands failed; the command menu may be stale", "err", redact(err, a.cfg.Token))
 	}
 }
 
@@ -194,6 +196,13 @@ type contextClient struct {
 	client *http.Client
 }
 
+// bound returns the bot API with its requests under ctx.
+func (a *Adapter) bound(ctx context.Context) *tgbotapi.BotAPI {
+	api := *a.api
+	api.Client = contextClient{ctx: ctx, client: a.client}
+	return &api
+}
+
 // Do sends the request under the bound context.
 func (c contextClient) Do(req *http.Request) (*http.Response, error) {
 	return c.client.Do(req.WithContext(c.ctx))
@@ -202,8 +211,7 @@ func (c contextClient) Do(req *http.Request) (*http.Response, error) {
 // getUpdates long-polls once. It calls the method itself, not through GetUpdates, so
 // that fields tgbotapi v5.5.1 does not know (message_thread_id) survive.
 func (a *Adapter) getUpdates(ctx context.Context, offset int64) ([]json.RawMessage, error) {
-	poller := *a.api
-	poller.Client = contextClient{ctx: ctx, client: a.client}
+	poller := a.bound(ctx)
 	params := tgbotapi.Params{}
 	params.AddNonZero64("offset", offset)
 	params.AddNonZero("timeout", int(a.cfg.PollTimeout/time.Second))
@@ -227,9 +235,15 @@ type extra struct {
 	} `json:"message"`
 }
 
+// answerTimeout bounds the handling of one update, its answers included; a stop lets
+// the update being handled finish within it.
+const answerTimeout = 5 * time.Second
+
 // HandleUpdate handles one update as Telegram sent it (from getUpdates or a webhook)
 // and returns its id.
 func (a *Adapter) HandleUpdate(ctx context.Context, raw json.RawMessage) int64 {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), answerTimeout)
+	defer cancel()
 	var u tgbotapi.Update
 	if err := json.Unmarshal(raw, &u); err != nil {
 		a.log.WarnContext(ctx, "undecodable update", "err", err)
@@ -366,7 +380,7 @@ func olderButton(r bot.Reply) any {
 // the message in place to show it.
 func (a *Adapter) handleCallback(ctx context.Context, q *tgbotapi.CallbackQuery) {
 	defer func() {
-		if _, err := a.api.Request(tgbotapi.NewCallback(q.ID, "")); err != nil {
+		if _, err := a.bound(ctx).Request(tgbotapi.NewCallback(q.ID, "")); err != nil {
 			a.log.WarnContext(ctx, "answerCallbackQuery failed", "err", redact(err, a.cfg.Token))
 		}
 	}()
@@ -381,7 +395,7 @@ func (a *Adapter) handleCallback(ctx context.Context, q *tgbotapi.CallbackQuery)
 		req.Language = q.From.LanguageCode
 	}
 	reply := a.handler.Serve(ctx, req)
-	if err := a.edit(m.Chat.ID, m.MessageID, reply, olderButton(reply)); err != nil {
+	if err := a.edit(ctx, m.Chat.ID, m.MessageID, reply, olderButton(reply)); err != nil {
 		a.log.WarnContext(ctx, "page edit failed", "chat", m.Chat.ID, "err", redact(err, a.cfg.Token))
 	}
 }
@@ -391,7 +405,7 @@ func (a *Adapter) handleCallback(ctx context.Context, q *tgbotapi.CallbackQuery)
 // administers it. It returns a message for the user when it cannot.
 func (a *Adapter) actForChannel(ctx context.Context, req *bot.Request, userID int64) string {
 	handle, rest, _ := strings.Cut(req.Text, " ")
-	ch, err := a.api.GetChat(tgbotapi.ChatInfoConfig{ChatConfig: tgbotapi.ChatConfig{SuperGroupUsername: handle}})
+	ch, err := a.bound(ctx).GetChat(tgbotapi.ChatInfoConfig{ChatConfig: tgbotapi.ChatConfig{SuperGroupUsername: handle}})
 	if err != nil || ch.Type != "channel" {
 		return fmt.Sprintf("I cannot find the channel %s. Add me to it as an administrator, then try again.", handle)
 	}
@@ -414,7 +428,7 @@ func (a *Adapter) isAdmin(ctx context.Context, chatID, userID int64) bool {
 	if ok && time.Now().Before(ans.until) {
 		return ans.admin
 	}
-	member, err := a.api.GetChatMember(tgbotapi.GetChatMemberConfig{ChatConfigWithUser: tgbotapi.ChatConfigWithUser{ChatID: chatID, UserID: userID}})
+	member, err := a.bound(ctx).GetChatMember(tgbotapi.GetChatMemberConfig{ChatConfigWithUser: tgbotapi.ChatConfigWithUser{ChatID: chatID, UserID: userID}})
 	if err != nil {
 		a.log.WarnContext(ctx, "getChatMember failed", "chat", chatID, "err", redact(err, a.cfg.Token))
 		return false
@@ -449,7 +463,7 @@ func (a *Adapter) send(ctx context.Context, chatID int64, thread, replyTo int, r
 		if err := ctx.Err(); err != nil && i > 0 {
 			return first, err
 		}
-		resp, err := a.api.MakeRequest("sendMessage", params)
+		resp, err := a.bound(ctx).MakeRequest("sendMessage", params)
 		if err != nil {
 			return first, classifyErr(redact(err, a.cfg.Token))
 		}

@@ -75,7 +75,7 @@ func startAdapter(t *testing.T, h bot.Handler) (*telegramtest.Server, *Adapter, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.RegisterCommands()
+	a.RegisterCommands(t.Context())
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
 	go func() { _ = a.Run(ctx); close(done) }()
@@ -256,7 +256,7 @@ func TestWebhookChecksTheSecret(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := a.SetWebhook("https://bot.example.org/telegram", "s3cret"); err != nil {
+	if err := a.SetWebhook(t.Context(), "https://bot.example.org/telegram", "s3cret"); err != nil {
 		t.Fatal(err)
 	}
 	if got := api.Param("setWebhook", "secret_token"); got != "s3cret" {

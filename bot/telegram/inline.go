@@ -55,7 +55,7 @@ func (a *Adapter) handleInline(ctx context.Context, q *tgbotapi.InlineQuery) {
 		}
 	}
 	cfg := tgbotapi.InlineConfig{InlineQueryID: q.ID, Results: results, CacheTime: 60}
-	if _, err := a.api.Request(cfg); err != nil {
+	if _, err := a.bound(ctx).Request(cfg); err != nil {
 		a.log.WarnContext(ctx, "answerInlineQuery failed", "err", redact(err, a.cfg.Token))
 	}
 }

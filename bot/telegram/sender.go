@@ -60,11 +60,11 @@ func (a *Adapter) Edit(ctx context.Context, chat string, ref bot.MessageRef, r b
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return a.edit(chatID, msgID, r, nil)
+	return a.edit(ctx, chatID, msgID, r, nil)
 }
 
 // edit replaces a message's text (and keyboard).
-func (a *Adapter) edit(chatID int64, msgID int, r bot.Reply, markup any) error {
+func (a *Adapter) edit(ctx context.Context, chatID int64, msgID int, r bot.Reply, markup any) error {
 	parts := Split(HTML(r), maxMessage)
 	if len(parts) > 1 {
 		return bot.ErrCannotEdit // the new text no longer fits in one message
@@ -80,7 +80,7 @@ func (a *Adapter) edit(chatID int64, msgID int, r bot.Reply, markup any) error {
 			return err
 		}
 	}
-	_, err := a.api.MakeRequest("editMessageText", params)
+	_, err := a.bound(ctx).MakeRequest("editMessageText", params)
 	var te *tgbotapi.Error
 	if errors.As(err, &te) && strings.Contains(te.Message, "message is not modified") {
 		return nil

@@ -17,12 +17,12 @@ const secretHeader = "X-Telegram-Bot-Api-Secret-Token"
 // SetWebhook tells Telegram to post updates to url with the given secret, which
 // Telegram then sends in the X-Telegram-Bot-Api-Secret-Token header. tgbotapi v5.5.1
 // predates secret_token, so the method is called with raw parameters.
-func (a *Adapter) SetWebhook(url, secret string) error {
+func (a *Adapter) SetWebhook(ctx context.Context, url, secret string) error {
 	params := tgbotapi.Params{}
 	params.AddNonEmpty("url", url)
 	params.AddNonEmpty("secret_token", secret)
 	params.AddNonEmpty("allowed_updates", `["message","channel_post","callback_query","inline_query"]`)
-	if _, err := a.api.MakeRequest("setWebhook", params); err != nil {
+	if _, err := a.bound(ctx).MakeRequest("setWebhook", params); err != nil {
 		return fmt.Errorf("telegram setWebhook: %w", redact(err, a.cfg.Token))
 	}
 	return nil

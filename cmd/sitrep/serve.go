@@ -248,12 +248,12 @@ func telegramConnector(cfg config, log *slog.Logger, st *store.Store, set *comma
 		if err != nil {
 			return nil, nil, err
 		}
-		tg.RegisterCommands()
+		tg.RegisterCommands(ctx)
 		log.Info("telegram connected", "bot", "@"+tg.Username(), "webhook", cfg.TelegramWebhook != "")
 		if cfg.TelegramWebhook == "" {
 			return tg, tg.Run, nil
 		}
-		if err := tg.SetWebhook(cfg.TelegramWebhook, cfg.TelegramSecret); err != nil {
+		if err := tg.SetWebhook(ctx, cfg.TelegramWebhook, cfg.TelegramSecret); err != nil {
 			return nil, nil, err
 		}
 		hook.set(tg.Webhook(ctx, cfg.TelegramSecret))

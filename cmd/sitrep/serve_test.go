@@ -405,3 +405,43 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// TestServeStopsAtOnceWhileTelegramDoesNotAnswer stops serve while its getMe hangs (a
+// blocked or throttled Bot API): it exits cleanly at once instead of waiting out the
+// HTTP timeout or the shutdown deadline.
+func TestServeStopsAtOnceWhileTelegramDoesNotAnswer(t *testing.T) {
+	asked := make(chan struct{}, 1)
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case asked <- struct{}{}:
+		default:
+		}
+		<-r.Context().Done() // never answers; returns when the client gives up
+	}))
+	defer hang.Close()
+	env := map[string]string{
+		"SITREP_DB":                    filepath.Join(t.TempDir(), "sitrep.db"),
+		"SITREP_HTTP_ADDR":             "off",
+		"SITREP_TELEGRAM_TOKEN":        "4242:AAE-hang",
+		"SITREP_TELEGRAM_API_ENDPOINT": hang.URL + "/bot%s/%s",
+	}
+	ctx, stop := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"serve"}, nil, io.Discard, io.Discard, envOf(env)) }()
+	select {
+	case <-asked:
+	case err := <-done:
+		t.Fatalf("serve ended before asking getMe: %v", err)
+	}
+	stopped := time.Now()
+	stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve: %v", err)
+		}
+		t.Logf("stopped in %s", time.Since(stopped))
+	case <-time.After(5 * time.Second):
+		t.Fatal("serve still running 5s after the stop, waiting on getMe")
+	}
+}
