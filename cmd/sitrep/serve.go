@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -102,7 +103,15 @@ func runServe(ctx context.Context, cfg config, log *slog.Logger) error {
 	mux.Handle("GET /metrics", met.handler())
 	feeds := feed.Options{Logger: log}
 	if cfg.PublicURL != nil {
-		feeds.BaseURL = cfg.PublicURL.String()
+		feeds.BaseURL = cfg.PublicURL.String() // ids are tag: URIs under its host
+	} else {
+		// Entry ids must not change with the Host a feed is fetched under: without a
+		// public URL they are made under the store's own identity.
+		id, err := st.Identity(ctx)
+		if err != nil {
+			return fmt.Errorf("serve: %w", err)
+		}
+		feeds.TagAuthority = strings.ToLower(id) + ".sitrep.invalid"
 	}
 	if err := feeds.Validate(); err != nil {
 		return fmt.Errorf("serve: SITREP_PUBLIC_URL: %w", err)

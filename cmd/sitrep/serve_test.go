@@ -156,10 +156,24 @@ func TestServeRunsBothPlatformsAndStopsCleanly(t *testing.T) {
 		}
 	}
 
-	if code, body := p.get(t, "/town/Hseni/feed.atom"); code != http.StatusOK || !strings.Contains(body, "<feed xmlns=\"http://www.w3.org/2005/Atom\"") {
+	code, body := p.get(t, "/town/Hseni/feed.atom")
+	if code != http.StatusOK || !strings.Contains(body, "<feed xmlns=\"http://www.w3.org/2005/Atom\"") {
 		t.Errorf("/town/Hseni/feed.atom = %d %.200s", code, body)
 	}
-	req, _ := http.NewRequest(http.MethodGet, "http://"+p.addr+"/admin/backup", nil)
+	// Fetched under another host name, the feed keeps its id.
+	req, _ := http.NewRequest(http.MethodGet, "http://"+p.addr+"/town/Hseni/feed.atom", nil)
+	req.Host = "feeds.example.org"
+	if resp, err := http.DefaultClient.Do(req); err != nil {
+		t.Error(err)
+	} else {
+		other, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		id := func(b string) string { _, rest, _ := strings.Cut(b, "<id>"); v, _, _ := strings.Cut(rest, "</id>"); return v }
+		if id(body) == "" || id(string(other)) != id(body) || !strings.HasPrefix(id(body), "tag:") {
+			t.Errorf("feed id %q under the server's address, %q under another Host", id(body), id(string(other)))
+		}
+	}
+	req, _ = http.NewRequest(http.MethodGet, "http://"+p.addr+"/admin/backup", nil)
 	req.Header.Set("Authorization", "Bearer "+adminToken)
 	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusOK {
 		t.Errorf("/admin/backup with the admin token: %v %v", resp, err)
