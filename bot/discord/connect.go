@@ -59,3 +59,22 @@ func Connect(ctx context.Context, cfg Config) (*Bot, error) {
 	}
 	return &Bot{Session: session, Me: me}, nil
 }
+
+// UseDefaultLogger sends discordgo's own log lines (gateway reconnects, heartbeat
+// trouble) to slog.Default() instead of the standard logger's plain text, so that a
+// JSON log stays JSON. discordgo keeps its logger in a package variable: call this
+// once, at program start.
+func UseDefaultLogger() {
+	discordgo.Logger = func(msgL, _ int, format string, a ...any) {
+		level := slog.LevelDebug
+		switch msgL {
+		case discordgo.LogError:
+			level = slog.LevelError
+		case discordgo.LogWarning:
+			level = slog.LevelWarn
+		case discordgo.LogInformational:
+			level = slog.LevelInfo
+		}
+		slog.Default().Log(context.Background(), level, "discordgo: "+fmt.Sprintf(format, a...), "platform", "discord")
+	}
+}

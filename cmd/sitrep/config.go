@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -29,6 +30,9 @@ type setting struct {
 	only    string // subcommands that use it ("serve", "console demo"); empty: all
 	example string // the value's shape in --help ("PATH", "ADDR")
 }
+
+// webhookSecret is what Telegram accepts as a webhook's secret_token.
+var webhookSecret = regexp.MustCompile(`^[A-Za-z0-9_-]{1,256}$`)
 
 // settings lists every configuration value sitrep reads, in the order --help shows them.
 func settings() []setting {
@@ -113,7 +117,16 @@ func writeUsage(w io.Writer, name string) {
 // loadConfig reads the settings of subcommand name from the environment, then its
 // flags, and checks every value. An error names the variable at fault and never
 // quotes a secret.
-func loadConfig(name string, args []string, stderr io.Writer, getenv func(string) string) (config, error) {
+func loadConfig(name string, args []string, stdout, stderr io.Writer, getenv func(string) string) (config, error) {
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if a == "-h" || a == "-help" || a == "--help" || a == "--h" {
+			writeUsage(stdout, name) // asked for: on standard output, so that it pages
+			return config{}, flag.ErrHelp
+		}
+	}
 	raw := map[string]string{}
 	fs := flag.NewFlagSet("sitrep "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -242,7 +255,15 @@ func parseConfig(raw map[string]string) (config, error) {
 		case cfg.HTTPAddr == "":
 			return cfg, bad("SITREP_TELEGRAM_WEBHOOK_URL", "needs SITREP_HTTP_ADDR to listen on")
 		}
+		if !webhookSecret.MatchString(cfg.TelegramSecret) {
+			return cfg, bad("SITREP_TELEGRAM_WEBHOOK_SECRET", "want 1 to 256 characters of A-Z, a-z, 0-9, _ and - (Telegram's rule; value not shown)")
+		}
 		cfg.TelegramWebhook = v
+	}
+	if g := cfg.DiscordGuild; g != "" {
+		if _, err := strconv.ParseUint(g, 10, 64); err != nil {
+			return cfg, bad("SITREP_DISCORD_GUILD", fmt.Sprintf("%q: want the guild's numeric id", g))
+		}
 	}
 	if v := raw["SITREP_DISCORD_API_ENDPOINT"]; v != "" {
 		u, err := url.Parse(v)

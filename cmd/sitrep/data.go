@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"mime"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -229,8 +230,10 @@ func runBackup(ctx context.Context, fs *flag.FlagSet, db *string, args []string,
 		"Writes a consistent copy of the store to FILE (through FILE.tmp, synced and renamed when\n"+
 			"complete). When sitrep serve holds the store, the copy is taken by the server and fetched from\n"+
 			"its admin endpoint GET http://SITREP_HTTP_ADDR/admin/backup with SITREP_ADMIN_TOKEN.",
-		"  SITREP_HTTP_ADDR        the running server's address (default 127.0.0.1:8080)\n"+
-			"  SITREP_ADMIN_TOKEN      its admin token (or SITREP_ADMIN_TOKEN_FILE, a file holding it)\n")
+		"  SITREP_HTTP_ADDR        the running server's address (default 127.0.0.1:8080; -http-addr)\n"+
+			"  SITREP_ADMIN_TOKEN      its admin token (or SITREP_ADMIN_TOKEN_FILE, a file holding it; -admin-token-file)\n")
+	addr := fs.String("http-addr", cmpOr(getenv("SITREP_HTTP_ADDR"), "127.0.0.1:8080"), "the running server's address (overrides SITREP_HTTP_ADDR)")
+	tokenFile := fs.String("admin-token-file", getenv("SITREP_ADMIN_TOKEN_FILE"), "file holding the server's admin token (overrides SITREP_ADMIN_TOKEN_FILE)")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -249,7 +252,11 @@ func runBackup(ctx context.Context, fs *flag.FlagSet, db *string, args []string,
 	start := time.Now()
 	st, err := store.Open(ctx, *db, store.Options{ReadOnly: true, LockTimeout: dataLockTimeout})
 	if errors.Is(err, store.ErrLocked) {
-		n, err := backupOverHTTP(ctx, file, getenv)
+		token, err := adminToken(getenv("SITREP_ADMIN_TOKEN"), *tokenFile, *tokenFile != getenv("SITREP_ADMIN_TOKEN_FILE"))
+		if err != nil {
+			return fmt.Errorf("backup: %w", err)
+		}
+		n, err := backupOverHTTP(ctx, file, *addr, token)
 		if err != nil {
 			return fmt.Errorf("backup: %s is in use (sitrep serve?), and taking the copy through the server failed: %w", *db, err)
 		}
@@ -268,6 +275,19 @@ func runBackup(ctx context.Context, fs *flag.FlagSet, db *string, args []string,
 	return nil
 }
 
+// adminToken is the admin token: the variable's value, or the named file's content
+// when the variable is unset or the file was given as a flag.
+func adminToken(value, file string, fileByFlag bool) (string, error) {
+	if file == "" || (value != "" && !fileByFlag) {
+		return value, nil
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("admin token file: %w", err)
+	}
+	return strings.TrimSpace(string(data)), nil
+}
+
 // absPath is path made absolute, or path itself if that fails.
 func absPath(path string) string {
 	if a, err := filepath.Abs(path); err == nil {
@@ -277,18 +297,24 @@ func absPath(path string) string {
 }
 
 // backupOverHTTP fetches a backup from a running server's admin endpoint into file.
-func backupOverHTTP(ctx context.Context, file string, getenv func(string) string) (int64, error) {
-	token, err := secret(getenv, "SITREP_ADMIN_TOKEN")
-	if err != nil {
-		return 0, err
-	}
+func backupOverHTTP(ctx context.Context, file, addr, token string) (int64, error) {
 	if token == "" {
-		return 0, errors.New("set SITREP_ADMIN_TOKEN (or SITREP_ADMIN_TOKEN_FILE) to the server's admin token")
+		return 0, errors.New("set SITREP_ADMIN_TOKEN (or SITREP_ADMIN_TOKEN_FILE, or -admin-token-file) to the server's admin token")
 	}
-	addr := getenv("SITREP_HTTP_ADDR")
-	if addr == "" {
-		addr = "127.0.0.1:8080"
+	if addr == "off" {
+		return 0, errors.New("SITREP_HTTP_ADDR is off: the server has no HTTP endpoint to take the copy; stop it, or give -http-addr")
 	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return 0, fmt.Errorf("SITREP_HTTP_ADDR %q: want host:port: %w", addr, err)
+	}
+	switch host { // a server listening on every address is reached on loopback
+	case "", "0.0.0.0":
+		host = "127.0.0.1"
+	case "::":
+		host = "::1"
+	}
+	addr = net.JoinHostPort(host, port)
 	url := "http://" + addr + "/admin/backup"
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"sync"
 	"time"
@@ -102,4 +103,18 @@ func (h *healthCheck) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}
 	_ = json.NewEncoder(w).Encode(rep)
+}
+
+// liveness answers /livez: 200 while the process serves and its store accepts writes,
+// whatever the platforms' state, so that a liveness probe does not restart the whole
+// service because one platform is down (that is /healthz's business).
+func (h *healthCheck) liveness(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	w.Header().Set("Cache-Control", "no-store")
+	if err := h.store.Writable(ctx); err != nil {
+		http.Error(w, "store not writable", http.StatusServiceUnavailable)
+		return
+	}
+	_, _ = io.WriteString(w, "ok\n")
 }

@@ -26,6 +26,7 @@ import (
 
 	"github.com/sitrep-bot/sitrep/bot"
 	"github.com/sitrep-bot/sitrep/bot/console"
+	"github.com/sitrep-bot/sitrep/bot/discord"
 	"github.com/sitrep-bot/sitrep/commands"
 	"github.com/sitrep-bot/sitrep/store"
 	"golang.org/x/term"
@@ -37,6 +38,7 @@ var demoScript string
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	discord.UseDefaultLogger() // serve makes its logger the default
 	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)
 	stop()
 	if errors.Is(err, flag.ErrHelp) {
@@ -69,7 +71,12 @@ sitrep <subcommand> --help for each subcommand's settings and defaults.
 func newLogger(w io.Writer, cfg config) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel)) // checked by parseConfig
-	opts := &slog.HandlerOptions{Level: level}
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+		if a.Value.Kind() == slog.KindDuration { // "1.5s", not nanoseconds
+			a.Value = slog.StringValue(a.Value.Duration().String())
+		}
+		return a
+	}}
 	format := cfg.LogFormat
 	if format == "auto" {
 		format = "json"
@@ -101,7 +108,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprint(stderr, usageText)
 		return fmt.Errorf("unknown subcommand %q", name)
 	}
-	cfg, err := loadConfig(name, args[1:], stderr, getenv)
+	cfg, err := loadConfig(name, args[1:], stdout, stderr, getenv)
 	if err != nil {
 		return err
 	}
@@ -217,22 +224,6 @@ func loadDemo(ctx context.Context, h bot.Handler, me bot.Identity) error {
 		}
 	}
 	return nil
-}
-
-// secret reads a secret from NAME or from the file named by NAME_FILE.
-func secret(getenv func(string) string, name string) (string, error) {
-	if v := getenv(name); v != "" {
-		return v, nil
-	}
-	path := getenv(name + "_FILE")
-	if path == "" {
-		return "", nil
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return "", fmt.Errorf("%s_FILE: %w", name, err)
-	}
-	return strings.TrimSpace(string(data)), nil
 }
 
 // cmpOr returns a unless it is empty, else b.

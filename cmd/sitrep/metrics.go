@@ -22,8 +22,9 @@ type metrics struct {
 }
 
 // newMetrics registers the command instruments, the store's figures (read at each
-// scrape) and the Go runtime's.
-func newMetrics(st *store.Store) *metrics {
+// scrape; the outbox counted for each of platforms, zero included) and the Go
+// runtime's.
+func newMetrics(st *store.Store, platforms []string) *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		commands: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -36,7 +37,7 @@ func newMetrics(st *store.Store) *metrics {
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}, []string{"platform", "command"}),
 	}
-	m.reg.MustRegister(m.commands, m.latency, storeCollector{st},
+	m.reg.MustRegister(m.commands, m.latency, storeCollector{st: st, platforms: platforms},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -80,7 +81,10 @@ func (m *metrics) middleware(log *slog.Logger, known func(string) bool) func(bot
 }
 
 // storeCollector reads the store's figures at each scrape.
-type storeCollector struct{ st *store.Store }
+type storeCollector struct {
+	st        *store.Store
+	platforms []string // always reported, so that an empty outbox reads 0, not nothing
+}
 
 var (
 	descUpdates    = prometheus.NewDesc("sitrep_updates", "Updates in the store, by verification status.", []string{"status"}, nil)
@@ -109,6 +113,11 @@ func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descStoreUp, prometheus.GaugeValue, 1)
 	for _, s := range store.Statuses() {
 		ch <- prometheus.MustNewConstMetric(descUpdates, prometheus.GaugeValue, float64(stats.Updates[s]), string(s))
+	}
+	for _, p := range c.platforms {
+		if _, ok := stats.Pending[p]; !ok {
+			stats.Pending[p] = 0
+		}
 	}
 	for platform, n := range stats.Pending {
 		ch <- prometheus.MustNewConstMetric(descPending, prometheus.GaugeValue, float64(n), platform)

@@ -87,6 +87,9 @@ func runServe(ctx context.Context, cfg config, log *slog.Logger) error {
 		return errors.New("serve: no chat platform is configured: set SITREP_TELEGRAM_TOKEN or SITREP_DISCORD_TOKEN " +
 			"(or their _FILE variants; see sitrep serve --help). `sitrep demo` runs without any token")
 	}
+	// Libraries that log through the standard logger or slog's default (discordgo,
+	// through discord.UseDefaultLogger) write to the same structured log.
+	slog.SetDefault(log)
 	st, err := store.Open(ctx, cfg.DB, store.Options{})
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
@@ -95,11 +98,19 @@ func runServe(ctx context.Context, cfg config, log *slog.Logger) error {
 
 	var ds dispatchers
 	set := commands.New(st, commands.Options{Admins: cfg.Admins, Logger: log, Enqueued: ds.wake})
-	met := newMetrics(st)
+	var names []string
+	if cfg.TelegramToken != "" {
+		names = append(names, telegram.Platform)
+	}
+	if cfg.DiscordToken != "" {
+		names = append(names, "discord")
+	}
+	met := newMetrics(st, names)
 	set.Router().Use(met.middleware(log, func(name string) bool { _, ok := set.Router().Lookup(name); return ok }))
 	health := &healthCheck{store: st}
 	mux := http.NewServeMux()
 	mux.Handle("GET /healthz", health)
+	mux.HandleFunc("GET /livez", health.liveness)
 	mux.Handle("GET /metrics", met.handler())
 	feeds := feed.Options{Logger: log}
 	if cfg.PublicURL != nil {

@@ -149,6 +149,7 @@ func TestServeRunsBothPlatformsAndStopsCleanly(t *testing.T) {
 		`sitrep_command_duration_seconds_count{command="latest",platform="telegram"} 1`,
 		`sitrep_updates{status="unverified"} 0`,
 		`sitrep_store_up 1`,
+		`sitrep_outbox_pending{platform="discord"} 0`,
 		`go_goroutines`,
 	} {
 		if !strings.Contains(metrics, want) {
@@ -168,7 +169,11 @@ func TestServeRunsBothPlatformsAndStopsCleanly(t *testing.T) {
 	} else {
 		other, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		id := func(b string) string { _, rest, _ := strings.Cut(b, "<id>"); v, _, _ := strings.Cut(rest, "</id>"); return v }
+		id := func(b string) string {
+			_, rest, _ := strings.Cut(b, "<id>")
+			v, _, _ := strings.Cut(rest, "</id>")
+			return v
+		}
 		if id(body) == "" || id(string(other)) != id(body) || !strings.HasPrefix(id(body), "tag:") {
 			t.Errorf("feed id %q under the server's address, %q under another Host", id(body), id(string(other)))
 		}
@@ -328,6 +333,14 @@ func TestHealthTurnsUnhealthy(t *testing.T) {
 	check(http.StatusOK, `"status":"ok"`)
 	tg.set(stateFailing, errors.New("telegram getMe: Unauthorized"))
 	check(http.StatusServiceUnavailable, "Unauthorized")
+	live := func() int {
+		rec := httptest.NewRecorder()
+		h.liveness(rec, httptest.NewRequest(http.MethodGet, "/livez", nil))
+		return rec.Code
+	}
+	if code := live(); code != http.StatusOK {
+		t.Errorf("/livez = %d while a platform fails; want 200 (liveness is the process and its store)", code)
+	}
 	tg.set(stateRunning, nil)
 	check(http.StatusOK, `"store":"writable"`)
 
@@ -342,6 +355,9 @@ func TestHealthTurnsUnhealthy(t *testing.T) {
 	defer ro.Close()
 	h.store = ro
 	check(http.StatusServiceUnavailable, "read-only")
+	if code := live(); code != http.StatusServiceUnavailable {
+		t.Errorf("/livez = %d on a read-only store, want 503", code)
+	}
 }
 
 // TestServeRetriesAFailingPlatformWhileTheOtherServes starts serve in process with a
