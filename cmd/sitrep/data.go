@@ -203,6 +203,8 @@ func runImport(ctx context.Context, fs *flag.FlagSet, db *string, args []string,
 			path = filepath.Join(dir, "sitrep.db")
 		}
 	}
+	_, statErr := os.Stat(path)
+	created := errors.Is(statErr, os.ErrNotExist)
 	st, err := store.Open(ctx, path, store.Options{LockTimeout: dataLockTimeout})
 	if err != nil {
 		return fmt.Errorf("import: %w", inUse(err, "import"))
@@ -210,6 +212,10 @@ func runImport(ctx context.Context, fs *flag.FlagSet, db *string, args []string,
 	defer st.Close()
 	res, err := exchange.Import(ctx, st, in, *dryRun)
 	if err != nil {
+		if created { // leave no empty store behind a failed import
+			_ = st.Close()
+			_ = os.Remove(path)
+		}
 		return fmt.Errorf("import %s: %w; nothing was imported", file, err)
 	}
 	if err := st.Close(); err != nil {
