@@ -272,7 +272,7 @@ func TestDiscordServeStory(t *testing.T) {
 		"SITREP_ADMINS":               "discord:100",
 		"SITREP_DISCORD_TOKEN":        "discord-secret-token",
 		"SITREP_DISCORD_API_ENDPOINT": api.URL,
-		"SITREP_DISCORD_GUILD":        "g1",
+		"SITREP_DISCORD_GUILD":        "1100000000000000001",
 		"SITREP_DISCORD_PUBLIC_KEY":   hex.EncodeToString(pub),
 		"SITREP_HTTP_ADDR":            addr,
 	}
@@ -308,7 +308,7 @@ func TestDiscordServeStory(t *testing.T) {
 			t.Logf("serve's log:\n%s", logs.String())
 		}
 	}()
-	commandsJSON := fake.wait(t, ctx, "PUT /api/v9/applications/app1/guilds/g1/commands", `"name":"town"`)
+	commandsJSON := fake.wait(t, ctx, "PUT /api/v9/applications/app1/guilds/1100000000000000001/commands", `"name":"town"`)
 	if !strings.Contains(commandsJSON, `"autocomplete":true`) {
 		t.Errorf("registered commands lack autocomplete: %.300s", commandsJSON)
 	}
