@@ -2,8 +2,11 @@ package discord
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/bwmarrin/discordgo"
@@ -53,7 +56,7 @@ func respondInTime(ctx context.Context, s *discordgo.Session, in *discordgo.Inte
 	select {
 	case resp := <-done:
 		if err := send(resp); err != nil {
-			log.WarnContext(ctx, "discord interaction response failed", "err", err)
+			log.WarnContext(ctx, "discord interaction response failed", "err", redactToken(err))
 		}
 		return
 	case <-timer.C:
@@ -70,7 +73,7 @@ func respondInTime(ctx context.Context, s *discordgo.Session, in *discordgo.Inte
 		deferred = &discordgo.InteractionResponse{Type: discordgo.InteractionResponseDeferredMessageUpdate}
 	}
 	if err := send(deferred); err != nil {
-		log.WarnContext(ctx, "discord deferral failed", "err", err)
+		log.WarnContext(ctx, "discord deferral failed", "err", redactToken(err))
 		return
 	}
 	go func() {
@@ -79,7 +82,7 @@ func respondInTime(ctx context.Context, s *discordgo.Session, in *discordgo.Inte
 			return
 		}
 		if err := complete(context.WithoutCancel(ctx), s, in, private, resp); err != nil {
-			log.WarnContext(ctx, "discord deferred answer failed", "err", err)
+			log.WarnContext(ctx, "discord deferred answer failed", "err", redactToken(err))
 		}
 	}()
 }
@@ -114,3 +117,41 @@ func complete(ctx context.Context, s *discordgo.Session, in *discordgo.Interacti
 	}
 	return nil
 }
+
+// redactToken hides an interaction token in an error's text: interaction callbacks
+// and webhook edits carry the token in their URL path, which a network error quotes.
+// The token is short-lived, but it answers for the bot while it lives.
+func redactToken(err error) error {
+	var ue *url.Error
+	if err == nil || !errors.As(err, &ue) {
+		return err
+	}
+	text := err.Error()
+	for _, marker := range []string{"/interactions/", "/webhooks/"} {
+		i := strings.Index(text, marker)
+		if i < 0 {
+			continue
+		}
+		// ".../interactions/<id>/<token>/callback", ".../webhooks/<app>/<token>/messages/..."
+		rest := text[i+len(marker):]
+		parts := strings.SplitN(rest, "/", 3)
+		if len(parts) >= 2 && parts[1] != "" {
+			tail := ""
+			if len(parts) == 3 {
+				tail = "/" + parts[2]
+			}
+			text = text[:i+len(marker)] + parts[0] + "/<token>" + tail
+		}
+	}
+	return redactedError{err: err, text: text}
+}
+
+// redactedError is an error whose text hides a token; errors.Is and errors.As still
+// see the error beneath.
+type redactedError struct {
+	err  error
+	text string
+}
+
+func (e redactedError) Error() string { return e.text }
+func (e redactedError) Unwrap() error { return e.err }

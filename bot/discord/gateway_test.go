@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -372,6 +373,21 @@ func TestEveryMessageSetsAllowedMentions(t *testing.T) {
 	for _, want := range []string{"POST /api/v9/channels/news/messages/9001/crosspost", "PATCH /api/v9/channels/news/messages/9001"} {
 		if !slices.ContainsFunc(f.all, func(c string) bool { return strings.HasPrefix(c, want+" ") }) {
 			t.Errorf("no %s", want)
+		}
+	}
+}
+
+func TestRedactTokenHidesInteractionTokens(t *testing.T) {
+	for _, raw := range []string{
+		"https://discord.com/api/v9/interactions/123/aW50ZXJhY3Rpb24tdG9rZW4/callback",
+		"https://discord.com/api/v9/webhooks/456/aW50ZXJhY3Rpb24tdG9rZW4/messages/@original",
+	} {
+		err := redactToken(&url.Error{Op: "Post", URL: raw, Err: io.ErrUnexpectedEOF})
+		if strings.Contains(err.Error(), "aW50ZXJhY3Rpb24tdG9rZW4") || !strings.Contains(err.Error(), "<token>") {
+			t.Errorf("%s → %v", raw, err)
+		}
+		if !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Errorf("redaction hid the cause: %v", err)
 		}
 	}
 }
