@@ -122,11 +122,15 @@ func (f *fakeGateway) session(conn *websocket.Conn) {
 	}
 }
 
-func TestGatewayAnswersInteractions(t *testing.T) {
-	f := &fakeGateway{dispatch: make(chan string), callbacks: make(chan string, 4), identify: make(chan string, 1),
+// startFakeGateway serves a fake gateway and REST API for the test, and returns it with
+// a session whose every request goes there; callbacks is how many interaction
+// callbacks it buffers.
+func startFakeGateway(t *testing.T, callbacks int) (*fakeGateway, *discordgo.Session) {
+	t.Helper()
+	f := &fakeGateway{dispatch: make(chan string), callbacks: make(chan string, callbacks), identify: make(chan string, 1),
 		upgrader: websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}}
 	srv := httptest.NewServer(f)
-	defer srv.Close()
+	t.Cleanup(srv.Close)
 	f.url = srv.URL
 	base, _ := url.Parse(srv.URL)
 	s, err := discordgo.New("Bot gateway-token")
@@ -135,6 +139,11 @@ func TestGatewayAnswersInteractions(t *testing.T) {
 	}
 	s.Client = guardedClient(t, base)
 	s.Identify.Compress = false
+	return f, s
+}
+
+func TestGatewayAnswersInteractions(t *testing.T) {
+	f, s := startFakeGateway(t, 4)
 	slow := make(chan struct{})
 	h := bot.HandlerFunc(func(_ context.Context, req *bot.Request) bot.Reply {
 		if req.Command == "slow" {
@@ -240,18 +249,7 @@ func TestHTTPInteractionsDeferSlowAnswers(t *testing.T) {
 // channel), and checks each request body: no message may ping anyone or hold more
 // content than Discord allows.
 func TestEveryMessageSetsAllowedMentions(t *testing.T) {
-	f := &fakeGateway{dispatch: make(chan string), callbacks: make(chan string, 8), identify: make(chan string, 1),
-		upgrader: websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}}
-	srv := httptest.NewServer(f)
-	defer srv.Close()
-	f.url = srv.URL
-	base, _ := url.Parse(srv.URL)
-	s, err := discordgo.New("Bot gateway-token")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Client = guardedClient(t, base)
-	s.Identify.Compress = false
+	f, s := startFakeGateway(t, 8)
 	gate := make(chan struct{})
 	languages := make(chan string, 8)
 	h := bot.HandlerFunc(func(_ context.Context, req *bot.Request) bot.Reply {
