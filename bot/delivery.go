@@ -61,6 +61,10 @@ type Sender interface {
 // ErrCannotEdit says that a platform cannot edit a message (too old, not the bot's).
 var ErrCannotEdit = errors.New("the message cannot be edited")
 
+// ErrUnauthorized marks a connection the platform refused because of its token: a
+// configuration problem that retrying alone will not fix.
+var ErrUnauthorized = errors.New("the platform refused the bot's token")
+
 // FailureKind classifies a failed send.
 type FailureKind uint8
 

@@ -2,6 +2,7 @@ package discord
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -52,6 +53,10 @@ func Connect(ctx context.Context, cfg Config) (*Bot, error) {
 	session.Client = client
 	me, err := session.User("@me", discordgo.WithContext(ctx))
 	if err != nil {
+		var re *discordgo.RESTError
+		if errors.As(err, &re) && re.Response != nil && re.Response.StatusCode == http.StatusUnauthorized {
+			err = errors.Join(bot.ErrUnauthorized, err)
+		}
 		return nil, fmt.Errorf("discord: who am I: %w", err)
 	}
 	if _, err := session.ApplicationCommandBulkOverwrite(me.ID, cfg.Guild, ApplicationCommands(cfg.Commands), discordgo.WithContext(ctx)); err != nil {

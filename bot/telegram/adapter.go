@@ -7,6 +7,7 @@ package telegram
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -87,6 +88,11 @@ func New(ctx context.Context, cfg Config, h bot.Handler) (*Adapter, error) {
 	// getMe under ctx, so that a stop while Telegram does not answer is not held up.
 	api, err := tgbotapi.NewBotAPIWithClient(cfg.Token, cfg.Endpoint, contextClient{ctx: ctx, client: client})
 	if err != nil {
+		var te *tgbotapi.Error
+		if errors.As(err, &te) && (te.Code == http.StatusUnauthorized || te.Code == http.StatusNotFound) {
+			// The Bot API answers 401, or 404 for a malformed token.
+			err = errors.Join(bot.ErrUnauthorized, err)
+		}
 		return nil, fmt.Errorf("telegram getMe: %w", redact(err, cfg.Token))
 	}
 	api.Client = client

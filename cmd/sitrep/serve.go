@@ -209,7 +209,12 @@ func superviseAdapter(ctx context.Context, p *platform, log *slog.Logger, newDis
 			failures++
 			wait := bot.Backoff(failures, time.Second, 5*time.Minute)
 			p.state.set(stateFailing, err)
-			log.Error("connect failed; retrying", "err", err, "attempt", failures, "retry_in", wait.Round(time.Millisecond))
+			if errors.Is(err, bot.ErrUnauthorized) {
+				log.Error("the platform refused the token: check SITREP_"+strings.ToUpper(p.name)+"_TOKEN; retrying",
+					"err", err, "attempt", failures, "retry_in", wait.Round(time.Millisecond))
+			} else {
+				log.Error("connect failed; retrying", "err", err, "attempt", failures, "retry_in", wait.Round(time.Millisecond))
+			}
 			bot.Sleep(ctx, wait)
 			continue
 		}

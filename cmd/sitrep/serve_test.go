@@ -475,3 +475,49 @@ func TestServeStopsAtOnceWhileTelegramDoesNotAnswer(t *testing.T) {
 		t.Fatal("serve still running 5s after the stop, waiting on getMe")
 	}
 }
+
+// TestServeSaysWhenATokenIsRefused gives serve a token the Bot API does not know: the
+// log names the variable to fix, /healthz says the platform is failing, and neither
+// shows the token.
+func TestServeSaysWhenATokenIsRefused(t *testing.T) {
+	tg := telegramtest.NewServer(t, "4242:AAE-the-right-one")
+	addr := freeAddr(t)
+	const wrong = "4242:AAE-a-wrong-token"
+	env := map[string]string{
+		"SITREP_DB":                    filepath.Join(t.TempDir(), "sitrep.db"),
+		"SITREP_HTTP_ADDR":             addr,
+		"SITREP_TELEGRAM_TOKEN":        wrong,
+		"SITREP_TELEGRAM_API_ENDPOINT": tg.Endpoint(),
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	var logs syncBuffer
+	go func() { done <- run(runCtx, []string{"serve"}, nil, io.Discard, &logs, envOf(env)) }()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for !strings.Contains(logs.String(), "check SITREP_TELEGRAM_TOKEN") {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("no log line naming the token's variable:\n%s", logs.String())
+		case <-tick.C:
+		}
+	}
+	resp, err := http.Get("http://" + addr + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "refused the bot's token") {
+		t.Errorf("/healthz = %d %s", resp.StatusCode, body)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+	if strings.Contains(logs.String(), wrong) || strings.Contains(string(body), wrong) {
+		t.Error("the token appears in the logs or /healthz")
+	}
+}
