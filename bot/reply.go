@@ -39,10 +39,43 @@ const (
 	Done              // a change was made
 )
 
-// Reply is a platform-neutral rich-text answer.
+// Item is one entry of a list answer, such as an update. Platforms that show structure
+// make it a unit of its own (a Discord embed field); elsewhere it is one paragraph, its
+// parts on lines of their own.
+type Item struct {
+	Heading Block // one line that names the entry, e.g. "#12 · 2 Nov 2023 · [UNVERIFIED]"
+	Body    Block // what follows the heading; may be empty
+	// Source, when set, is the entry's last line, saying where it comes from: it is
+	// kept whole when the entry must be shortened.
+	Source Block
+}
+
+// Block returns the item as one paragraph: heading, body and source, each part that is
+// not empty on lines of its own.
+func (it Item) Block() Block {
+	var blk Block
+	for _, part := range []Block{it.Heading, it.Body, it.Source} {
+		if len(part) == 0 {
+			continue
+		}
+		if len(blk) > 0 {
+			blk = append(blk, Span{Text: "\n"})
+		}
+		blk = append(blk, part...)
+	}
+	return blk
+}
+
+// Reply is a platform-neutral rich-text answer: a title, paragraphs, the entries of a
+// list, and a closing note, shown in that order.
 type Reply struct {
 	Title  string  // a short heading; may be empty
-	Blocks []Block // paragraphs, shown in order
+	Blocks []Block // paragraphs, shown in order before the items
+	// Items are the entries of a list answer (updates, platforms, …), shown after
+	// the paragraphs.
+	Items []Item
+	// Footer is a closing note, such as how to read the status labels, shown last.
+	Footer Block
 	Tone   Tone
 	// Private asks the platform to show the reply only to the asker where it can
 	// (a Discord ephemeral reply). Errors are private.
@@ -50,7 +83,9 @@ type Reply struct {
 	// Silent asks the platform not to notify (Telegram disable_notification).
 	Silent bool
 	// Status, when the reply is about one claim, is its verification status
-	// ("unverified", "confirmed", …), which platforms may show as a colour.
+	// ("unverified", "confirmed", …), which platforms may show as a colour. Such a
+	// reply holds the claim as its only item, so that a platform can give it, and its
+	// source, a place of their own.
 	Status string
 	// More, when set, is the command line (without the slash, at most 64 bytes) that
 	// shows the next, older page; platforms offer it as a button where they can.
@@ -67,6 +102,21 @@ func Text(format string, args ...any) Reply {
 	return Reply{Blocks: []Block{{{Text: fmt.Sprintf(format, args...)}}}}
 }
 
+// Paragraphs returns the reply's paragraphs in reading order: its blocks, each item as
+// one block, then the footer. It is the whole reply for a platform that shows text
+// without structure.
+func (r Reply) Paragraphs() []Block {
+	out := make([]Block, 0, len(r.Blocks)+len(r.Items)+1)
+	out = append(out, r.Blocks...)
+	for _, it := range r.Items {
+		out = append(out, it.Block())
+	}
+	if len(r.Footer) > 0 {
+		out = append(out, r.Footer)
+	}
+	return out
+}
+
 // PlainText renders a reply as plain text, with links as "text (url)"; it is what a
 // console shows, and what a platform that cannot format falls back to.
 func PlainText(r Reply) string {
@@ -75,7 +125,7 @@ func PlainText(r Reply) string {
 		b.WriteString(r.Title)
 		b.WriteString("\n")
 	}
-	for i, blk := range r.Blocks {
+	for i, blk := range r.Paragraphs() {
 		if i > 0 {
 			b.WriteString("\n")
 		}

@@ -213,16 +213,85 @@ func TestMarkupIsStoredAsWritten(t *testing.T) {
 	}
 	r, _ := f.ask(reader, "/latest 1")
 	found := false
-	for _, blk := range r.Blocks {
-		for _, sp := range blk {
+	for _, it := range r.Items {
+		for _, sp := range it.Body {
 			if sp.Text == text && sp.Style == bot.Plain {
 				found = true
 			}
 		}
 	}
 	if !found {
-		t.Fatalf("the text is not one plain span for renderers to escape: %+v", r.Blocks)
+		t.Fatalf("the text is not one plain span for renderers to escape: %+v", r.Items)
 	}
+}
+
+func TestRepliesSayTheirStructure(t *testing.T) {
+	f := newFixture(t)
+	f.must(admin, "/subscribe all")
+	f.must(admin, "/post claim:MNDAA source:https://www.irrawaddy.com date:2023-10-27 town:Chinshwehaw The MNDAA took Chin Shwe Haw")
+	f.must(admin, "/post source:Irrawaddy date:2023-10-30 town:Hsenwi A bridge near Theinni was blown up")
+	plain := func(blk bot.Block) string {
+		var b strings.Builder
+		for _, sp := range blk {
+			b.WriteString(sp.Text)
+		}
+		return b.String()
+	}
+	checkItem := func(what string, it bot.Item, heading, body, source string) {
+		t.Helper()
+		if !strings.HasPrefix(plain(it.Heading), heading) || strings.Contains(plain(it.Heading), "\n") ||
+			!strings.Contains(plain(it.Body), body) || !strings.HasPrefix(plain(it.Source), source) {
+			t.Errorf("%s: item %q / %q / %q", what, plain(it.Heading), plain(it.Body), plain(it.Source))
+		}
+	}
+	for _, line := range []string{"/latest", "/town Theinni", "/claims MNDAA"} {
+		r, _ := f.ask(reader, line)
+		if len(r.Items) == 0 || !strings.Contains(plain(r.Footer), "[CONFIRMED]") {
+			t.Fatalf("%s: %d items, footer %q", line, len(r.Items), plain(r.Footer))
+		}
+		for _, blk := range r.Blocks {
+			if strings.HasPrefix(plain(blk), "#") {
+				t.Errorf("%s: an update among the paragraphs: %q", line, plain(blk))
+			}
+		}
+	}
+	r, _ := f.ask(reader, "/latest")
+	checkItem("/latest", r.Items[0], "#2 · 30 Oct 2023 · [UNVERIFIED]", "A bridge near Theinni", "Hsenwi · Source: Irrawaddy")
+	checkItem("/latest", r.Items[1], "#1 · 27 Oct 2023 · [UNVERIFIED]", "Claimed by MNDAA: The MNDAA took", "Chinshwehaw · Source: irrawaddy.com")
+	r, _ = f.ask(reader, "/town Theinni")
+	if len(r.Blocks) != 3 || len(r.Items) != 1 {
+		t.Errorf("/town: %d paragraphs, %d items", len(r.Blocks), len(r.Items))
+	}
+
+	// A reply about one claim holds it as its only item, its source line apart.
+	r, _ = f.ask(admin, "/verify 1 confirmed seen on video")
+	if r.Status != "confirmed" || len(r.Blocks) != 1 || len(r.Items) != 1 || len(r.Footer) != 0 {
+		t.Fatalf("/verify: %+v", r)
+	}
+	checkItem("/verify", r.Items[0], "#1 · 27 Oct 2023 · [CONFIRMED]", "Confirmed: seen on video", "Chinshwehaw · Source: irrawaddy.com")
+	r, _, err := f.set.RenderDelivery(context.Background(), []bot.Job{{ID: 1, UpdateID: 2, Kind: bot.NewMessage}})
+	if err != nil || r.Status != "unverified" || len(r.Items) != 1 {
+		t.Fatalf("delivery: %+v, %v", r, err)
+	}
+	checkItem("delivery", r.Items[0], "#2 · 30 Oct 2023 · [UNVERIFIED]", "A bridge near Theinni", "Hsenwi · Source: Irrawaddy")
+
+	// A chat's deliveries are one item per platform.
+	r, _ = f.ask(admin, "/deliveries 1")
+	if len(r.Items) != 1 {
+		t.Fatalf("/deliveries: %+v", r)
+	}
+	checkItem("/deliveries", r.Items[0], "telegram: 0 sent, 1 pending, 0 failed", "", "")
+	ctx := context.Background()
+	ds, err := f.store.Deliveries(ctx, 1)
+	if err != nil || len(ds) != 1 {
+		t.Fatalf("deliveries %+v, %v", ds, err)
+	}
+	if err := f.store.MarkFailed(ctx, 1, ds[0].ID, "Forbidden: bot was kicked"); err != nil {
+		t.Fatal(err)
+	}
+	r, text := f.ask(admin, "/deliveries 1")
+	checkItem("/deliveries failed", r.Items[0], "telegram: 0 sent, 0 pending, 1 failed", "• failed", "")
+	contains(t, "/deliveries text", text, "telegram: 0 sent, 0 pending, 1 failed\n• failed post to -1001: Forbidden: bot was kicked\n")
 }
 
 func TestLastAdminCannotBeRemoved(t *testing.T) {

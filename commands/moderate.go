@@ -76,7 +76,7 @@ func (s *Set) post(ctx context.Context, req *bot.Request, a args) (bot.Reply, er
 	u, queued, err := s.store.Post(ctx, d)
 	if errors.Is(err, store.ErrDuplicate) {
 		// The platform delivered this message again (after a crash): answer as before.
-		return bot.Reply{Tone: bot.Done, Status: string(u.Status), Blocks: []bot.Block{{{Text: fmt.Sprintf("Posted #%d (already posted from this message).", u.ID)}}, s.updateBlock(ctx, u, "")}}, nil
+		return bot.Reply{Tone: bot.Done, Status: string(u.Status), Blocks: []bot.Block{{{Text: fmt.Sprintf("Posted #%d (already posted from this message).", u.ID)}}}, Items: []bot.Item{s.updateItem(ctx, u, "")}}, nil
 	}
 	if err != nil {
 		return bot.Reply{}, err
@@ -85,7 +85,7 @@ func (s *Set) post(ctx context.Context, req *bot.Request, a args) (bot.Reply, er
 	s.enqueued()
 	var b bot.Builder
 	b.Plain(fmt.Sprintf("Posted #%d as %s. Tagged: %s. Going out to %d subscribed %s.", u.ID, u.Status, s.tagList(ctx, u), queued, plural(queued, "chat", "chats")))
-	return bot.Reply{Tone: bot.Done, Status: string(u.Status), Blocks: []bot.Block{b.Block(), s.updateBlock(ctx, u, "")}}, nil
+	return bot.Reply{Tone: bot.Done, Status: string(u.Status), Blocks: []bot.Block{b.Block()}, Items: []bot.Item{s.updateItem(ctx, u, "")}}, nil
 }
 
 // tagList describes an update's tags: "towns Kan Mong, Kunlong; groups MNDAA".
@@ -175,10 +175,10 @@ func plural(n int, one, many string) string {
 // that was sent the update gets a correction.
 func (s *Set) changed(ctx context.Context, what string, u store.Update) bot.Reply {
 	s.enqueued()
-	return bot.Reply{Tone: bot.Done, Status: string(u.Status), Blocks: []bot.Block{
-		{{Text: fmt.Sprintf("Update #%d %s.", u.ID, what)}},
-		s.updateBlock(ctx, u, ""),
-	}}
+	return bot.Reply{Tone: bot.Done, Status: string(u.Status),
+		Blocks: []bot.Block{{{Text: fmt.Sprintf("Update #%d %s.", u.ID, what)}}},
+		Items:  []bot.Item{s.updateItem(ctx, u, "")},
+	}
 }
 
 // verify answers /verify <id> <status> [note].
@@ -413,19 +413,21 @@ func (s *Set) deliveries(ctx context.Context, _ *bot.Request, a args) (bot.Reply
 	for _, p := range platforms {
 		t := byPlatform[p]
 		var b bot.Builder
-		b.Bold(p).Plain(fmt.Sprintf(": %d sent, %d pending, %d failed", t.counts[store.Sent], t.counts[store.Pending], t.counts[store.Failed]))
+		var it bot.Item
+		it.Heading = b.Bold(p).Plain(fmt.Sprintf(": %d sent, %d pending, %d failed", t.counts[store.Sent], t.counts[store.Pending], t.counts[store.Failed])).Block()
 		for i, d := range t.problems {
 			if i == shown {
-				b.Line().Plain(fmt.Sprintf("… and %d more", len(t.problems)-shown))
+				b.Plain(fmt.Sprintf("… and %d more", len(t.problems)-shown)).Line()
 				break
 			}
-			b.Line().Plain(fmt.Sprintf("• %s %s to %s", d.State, d.Kind, d.Chat.ID))
+			b.Plain(fmt.Sprintf("• %s %s to %s", d.State, d.Kind, d.Chat.ID))
 			if d.State == store.Pending {
 				b.Plain(", next try " + s.shortTime(d.NextAttempt))
 			}
-			b.Plain(": " + clip(d.LastError, 120))
+			b.Plain(": " + clip(d.LastError, 120)).Line()
 		}
-		r.Blocks = append(r.Blocks, b.Block())
+		it.Body = b.Block()
+		r.Items = append(r.Items, it)
 	}
 	return r, nil
 }

@@ -48,8 +48,10 @@ func more(page int, full bool, command string, args ...string) string {
 	return line
 }
 
-// footer reminds readers how to read the labels.
-const footer = "Claims are unverified unless marked [CONFIRMED]."
+// labelNote reminds readers how to read the labels; lists of updates end with it.
+func labelNote() bot.Block {
+	return bot.Block{{Text: "Claims are unverified unless marked [CONFIRMED].", Style: bot.Italic}}
+}
 
 // latest answers /latest [n].
 func (s *Set) latest(ctx context.Context, _ *bot.Request, a args) (bot.Reply, error) {
@@ -68,9 +70,9 @@ func (s *Set) latest(ctx context.Context, _ *bot.Request, a args) (bot.Reply, er
 	r := bot.Reply{Title: fmt.Sprintf("Latest %d, %s", len(updates), s.freshness(updates)) + pageLabel(page)}
 	r.More = more(page, len(updates) == n, "latest", strconv.Itoa(n))
 	for _, u := range updates {
-		r.Blocks = append(r.Blocks, s.updateBlock(ctx, u, ""))
+		r.Items = append(r.Items, s.updateItem(ctx, u, ""))
 	}
-	r.Blocks = append(r.Blocks, bot.Block{{Text: footer, Style: bot.Italic}})
+	r.Footer = labelNote()
 	return r, nil
 }
 
@@ -119,9 +121,9 @@ func (s *Set) town(ctx context.Context, _ *bot.Request, a args) (bot.Reply, erro
 	}
 	r.Blocks = append(r.Blocks, bot.Block{{Text: "Newest updates, " + s.freshness(updates) + ":", Style: bot.Bold}})
 	for _, u := range updates {
-		r.Blocks = append(r.Blocks, s.updateBlock(ctx, u, ""))
+		r.Items = append(r.Items, s.updateItem(ctx, u, ""))
 	}
-	r.Blocks = append(r.Blocks, bot.Block{{Text: footer, Style: bot.Italic}})
+	r.Footer = labelNote()
 	return r, nil
 }
 
@@ -184,9 +186,9 @@ func (s *Set) claims(ctx context.Context, _ *bot.Request, a args) (bot.Reply, er
 		if u.Claimant != id {
 			prefix = s.store.Name(ctx, store.KindGroup, u.Claimant) + " statement"
 		}
-		r.Blocks = append(r.Blocks, s.updateBlock(ctx, u, prefix))
+		r.Items = append(r.Items, s.updateItem(ctx, u, prefix))
 	}
-	r.Blocks = append(r.Blocks, bot.Block{{Text: footer, Style: bot.Italic}})
+	r.Footer = labelNote()
 	return r, nil
 }
 

@@ -10,15 +10,17 @@ import (
 	"github.com/sitrep-bot/sitrep/store"
 )
 
-// updateBlock renders one update: id, date, status, who claims it, the text, the towns
-// it concerns and its source. prefix marks it, e.g. as an alliance statement.
-func (s *Set) updateBlock(ctx context.Context, u store.Update, prefix string) bot.Block {
+// updateItem renders one update as a list item: a heading with its id, date, status
+// and prefix (which marks it, e.g. as an alliance statement), a body with who claims it
+// and the text, and a source line naming the towns it concerns and its source.
+func (s *Set) updateItem(ctx context.Context, u store.Update, prefix string) bot.Item {
 	var b bot.Builder
+	var it bot.Item
 	b.Bold(fmt.Sprintf("#%d", u.ID)).Plain(" · " + s.eventDate(u) + " · ").Bold(u.Status.Badge())
 	if prefix != "" {
 		b.Plain(" · ").Italic(prefix)
 	}
-	b.Line()
+	it.Heading = b.Block()
 	if u.Claimant != "" {
 		b.Plain("Claimed by ").Bold(s.store.Name(ctx, store.KindGroup, u.Claimant)).Plain(": ")
 	}
@@ -29,6 +31,7 @@ func (s *Set) updateBlock(ctx context.Context, u store.Update, prefix string) bo
 	case u.Note != "":
 		b.Italic(upperFirst(string(u.Status)) + ": " + u.Note).Line()
 	}
+	it.Body = b.Block()
 	var meta []string
 	if len(u.Towns) > 0 {
 		towns := make([]string, len(u.Towns))
@@ -53,7 +56,8 @@ func (s *Set) updateBlock(ctx context.Context, u store.Update, prefix string) bo
 	default:
 		b.Plain("moderator " + u.Author.Name)
 	}
-	return b.Block()
+	it.Source = b.Block()
+	return it
 }
 
 // eventDate shows when an update's event happened, as precisely as it is known.
@@ -118,7 +122,7 @@ func (s *Set) RenderDelivery(ctx context.Context, jobs []bot.Job) (bot.Reply, []
 			return bot.Reply{}, nil, fmt.Errorf("render delivery %d: %w", job.ID, err)
 		}
 		revisions[i] = len(u.History)
-		r.Blocks = append(r.Blocks, s.updateBlock(ctx, u, ""))
+		r.Items = append(r.Items, s.updateItem(ctx, u, ""))
 		if len(jobs) == 1 {
 			r.Status = string(u.Status)
 		}

@@ -62,11 +62,12 @@ func noMentions() *discordgo.MessageAllowedMentions {
 // markdownEscaper escapes Discord markdown in text written by users and moderators.
 var markdownEscaper = strings.NewReplacer(`\`, `\\`, "*", `\*`, "_", `\_`, "~", `\~`, "`", "\\`", "|", `\|`, ">", `\>`, "[", `\[`, "]", `\]`, "(", `\(`, ")", `\)`, "@", "@\u200b")
 
-// Markdown renders a reply's blocks as Discord markdown, escaping all text; a line
-// that would start a heading ("# ") is escaped too.
+// Markdown renders a reply's paragraphs (bot.Reply.Paragraphs) as Discord markdown,
+// escaping all text; a line that would start a heading ("# ") is escaped too.
 func Markdown(r bot.Reply) string {
-	parts := make([]string, len(r.Blocks))
-	for i, blk := range r.Blocks {
+	paragraphs := r.Paragraphs()
+	parts := make([]string, len(paragraphs))
+	for i, blk := range paragraphs {
 		parts[i] = render(lines(blk), -1)
 	}
 	return strings.Join(parts, "\n\n")
@@ -222,43 +223,39 @@ func syllableStart(rs []rune, k int) int {
 	return k
 }
 
-// item is a block that is one entry of a list, e.g. an update: a heading line that
-// starts in bold, then its body. In an embed each item is a field.
+// item is one entry of a list as an embed field: its heading as plain text (the
+// field's name), then its body and source lines (the field's value).
 type item struct {
-	head string // the heading line as plain text
-	body []line
+	head         string
+	body, source []line
 }
 
-// asItem reports whether a block is an item.
-func asItem(blk bot.Block) (item, bool) {
-	ls := lines(blk)
-	if len(ls) < 2 || len(ls[0]) == 0 || ls[0][0].Style != bot.Bold || plain(ls[0]) == "" {
-		return item{}, false
+// asItem prepares a reply's item for a field.
+func asItem(it bot.Item) item {
+	out := item{head: strings.Join(plainLines(lines(it.Heading)), " ")}
+	if len(it.Body) > 0 {
+		out.body = lines(it.Body)
 	}
-	return item{head: plain(ls[0]), body: ls[1:]}, true
+	if len(it.Source) > 0 {
+		out.source = lines(it.Source)
+	}
+	return out
 }
 
-// footnote reports whether a block is a closing note in italics (such as how to read
-// the status labels), which an embed shows as its footer.
-func footnote(blk bot.Block) bool {
-	for _, sp := range blk {
-		if sp.Style != bot.Italic && strings.TrimSpace(sp.Text) != "" {
-			return false
-		}
-	}
-	return len(blk) > 0
+// value is every line of the field's value.
+func (it item) value() []line {
+	return append(slices.Clip(it.body), it.source...)
 }
 
 // Embed renders a reply as one embed within Discord's limits (title 256 characters,
 // description 4,096, 25 fields of 1,024 under names of 256, footer 2,048, 6,000 in
 // all), cutting text with "…" where it must.
 //
-// A list (items: blocks whose first line starts in bold, such as updates) is
-// shown as fields, one per item, with the blocks before them as the description and a
-// closing note in italics as the footer. A reply about one item shows it in the
-// description and its last line, which names the source, in the footer, with the
-// title linking to the source (a reply is about one item when it has a Status).
-// Anything else is all description.
+// The reply's blocks are the description, its items are fields (one each, named by
+// the heading) and its footer is the embed's footer. A reply about one claim (it has a
+// Status) shows the claim in the description instead, its source line in the footer,
+// and links the title to the source; without a title to carry that link, the claim
+// stays a field. A list longer than Discord's 25 fields is all description.
 func Embed(r bot.Reply) *discordgo.MessageEmbed {
 	e := &discordgo.MessageEmbed{Title: clip(r.Title, maxTitle), Color: colourInfo}
 	switch r.Tone {
@@ -270,52 +267,26 @@ func Embed(r bot.Reply) *discordgo.MessageEmbed {
 	if c, ok := statusColour(r.Status); ok {
 		e.Color = c
 	}
-	var (
-		desc   [][]line // description paragraphs
-		items  []item
-		footer string
-	)
-	blocks := r.Blocks
-	if n := len(blocks); n > 1 && footnote(blocks[n-1]) {
-		footer, blocks = strings.Join(plainLines(lines(blocks[n-1])), "\n"), blocks[:n-1]
+	desc := make([][]line, 0, len(r.Blocks)+1)
+	for _, blk := range r.Blocks {
+		desc = append(desc, lines(blk))
 	}
-	intro := 0
-	for intro < len(blocks) {
-		if _, ok := asItem(blocks[intro]); ok {
-			break
-		}
-		intro++
-	}
-	for _, blk := range blocks[intro:] {
-		it, ok := asItem(blk)
-		if !ok {
-			items = nil
-			break
-		}
-		items = append(items, it)
-	}
+	footer := strings.Join(plainLines(lines(r.Footer)), "\n")
+	var items []item
 	switch {
-	case len(items) == 1 && r.Status != "" && len(items[0].body) >= 2 && (e.Title != "" || linkOf(items[0].body[len(items[0].body)-1]) == ""):
-		for _, blk := range blocks {
-			desc = append(desc, lines(blk))
-		}
-		last := &desc[len(desc)-1]
-		source := (*last)[len(*last)-1]
-		*last = (*last)[:len(*last)-1]
-		e.URL = linkOf(source)
-		footer = joinFooter(plain(source), footer)
-		items = nil
-	case len(items) >= 1 && len(items) <= maxFields:
-		for _, blk := range blocks[:intro] {
-			desc = append(desc, lines(blk))
+	case len(r.Items) == 1 && r.Status != "" && len(r.Items[0].Source) > 0 && (e.Title != "" || linkOf(line(r.Items[0].Source)) == ""):
+		claim := r.Items[0]
+		desc = append(desc, lines(bot.Item{Heading: claim.Heading, Body: claim.Body}.Block()))
+		e.URL = linkOf(line(claim.Source))
+		footer = joinFooter(strings.Join(plainLines(lines(claim.Source)), "\n"), footer)
+	case len(r.Items) <= maxFields:
+		for _, it := range r.Items {
+			items = append(items, asItem(it))
 		}
 	default:
-		items = nil
-		desc = desc[:0]
-		for _, blk := range r.Blocks {
-			desc = append(desc, lines(blk))
+		for _, it := range r.Items {
+			desc = append(desc, lines(it.Block()))
 		}
-		footer = ""
 	}
 	fit(e, desc, items, footer)
 	return e
@@ -373,6 +344,9 @@ func fit(e *discordgo.MessageEmbed, desc [][]line, items []item, footer string) 
 		nameRoom := min(maxFieldName, left/(2*len(items)))
 		for _, it := range items {
 			f := &discordgo.MessageEmbedField{Name: fieldName(it.head, nameRoom)}
+			if f.Name == "" {
+				f.Name = "\u200b" // Discord refuses an empty name
+			}
 			left -= runes(f.Name)
 			e.Fields = append(e.Fields, f)
 		}
@@ -389,13 +363,13 @@ func fit(e *discordgo.MessageEmbed, desc [][]line, items []item, footer string) 
 	full = append(full, render(paragraph, -1))
 	caps = append(caps, maxDescription)
 	for _, it := range items {
-		full = append(full, render(it.body, -1))
+		full = append(full, render(it.value(), -1))
 		caps = append(caps, maxFieldValue)
 	}
 	rooms := share(left, full, caps)
 	e.Description = fitted(paragraph, full[0], rooms[0])
 	for i, it := range items {
-		e.Fields[i].Value = fittedItem(it.body, full[i+1], rooms[i+1])
+		e.Fields[i].Value = fittedItem(it, full[i+1], rooms[i+1])
 		if e.Fields[i].Value == "" {
 			e.Fields[i].Value = "\u200b" // Discord refuses an empty field
 		}
@@ -411,17 +385,17 @@ func fitted(ls []line, full string, room int) string {
 	return render(ls, room)
 }
 
-// fittedItem is like fitted, but a cut item keeps its last line (the source) whole
-// when that takes at most half the room.
-func fittedItem(ls []line, full string, room int) string {
-	if runes(full) <= room || len(ls) < 2 {
-		return fitted(ls, full, room)
+// fittedItem is like fitted for an item's value, but a cut item keeps its source
+// whole when that takes at most half the room.
+func fittedItem(it item, full string, room int) string {
+	if runes(full) <= room || len(it.source) == 0 || len(it.body) == 0 {
+		return fitted(it.value(), full, room)
 	}
-	last := render(ls[len(ls)-1:], -1)
-	if runes(last) > room/2 {
-		return fitted(ls, full, room)
+	source := render(it.source, -1)
+	if runes(source) > room/2 {
+		return fitted(it.value(), full, room)
 	}
-	return render(ls[:len(ls)-1], room-runes(last)-1) + "\n" + last
+	return render(it.body, room-runes(source)-1) + "\n" + source
 }
 
 // share divides total characters among texts, none above its cap: short texts get

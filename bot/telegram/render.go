@@ -16,16 +16,18 @@ const maxMessage = 4096
 // HTML renders a reply in Telegram's HTML parse mode. Every text is escaped with
 // html.EscapeString (tgbotapi's EscapeText leaves quotes alone, which breaks href
 // attributes), and no tag spans a line break, so that a message can be split at any
-// line.
+// line. Items and the footer are paragraphs like the others (bot.Reply.Paragraphs).
 func HTML(r bot.Reply) string {
+	paragraphs := r.Paragraphs()
+	size := replySize(r.Title, paragraphs)
 	var b strings.Builder
-	b.Grow(replySize(r) + replySize(r)/8 + 64)
+	b.Grow(size + size/8 + 64)
 	if r.Title != "" {
 		b.WriteString("<b>")
 		escape(&b, r.Title)
 		b.WriteString("</b>\n")
 	}
-	for i, blk := range r.Blocks {
+	for i, blk := range paragraphs {
 		if i > 0 || r.Title != "" {
 			b.WriteString("\n")
 		}
@@ -38,9 +40,9 @@ func HTML(r bot.Reply) string {
 }
 
 // replySize is the length of a reply's text, to size the rendering's buffer once.
-func replySize(r bot.Reply) int {
-	n := len(r.Title)
-	for _, blk := range r.Blocks {
+func replySize(title string, paragraphs []bot.Block) int {
+	n := len(title)
+	for _, blk := range paragraphs {
 		for _, sp := range blk {
 			n += len(sp.Text) + len(sp.URL) + 16
 		}

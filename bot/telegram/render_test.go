@@ -19,6 +19,25 @@ func TestHTMLEscapesEverything(t *testing.T) {
 	}
 }
 
+func TestItemsAndFooterAreParagraphs(t *testing.T) {
+	var b bot.Builder
+	r := bot.Reply{
+		Title:  "Latest 1",
+		Blocks: []bot.Block{{{Text: "Newest first:"}}},
+		Items: []bot.Item{{
+			Heading: b.Bold("#2").Plain(" · ").Bold("[UNVERIFIED]").Block(),
+			Body:    b.Plain("Claimed by ").Bold("MNDAA").Plain(": a & b").Block(),
+			Source:  b.Plain("Source: ").Link("Irrawaddy", "https://www.irrawaddy.com").Block(),
+		}},
+		Footer: bot.Block{{Text: "Claims are unverified unless marked [CONFIRMED].", Style: bot.Italic}},
+	}
+	want := "<b>Latest 1</b>\n\nNewest first:\n\n<b>#2</b> · <b>[UNVERIFIED]</b>\nClaimed by <b>MNDAA</b>: a &amp; b\n" +
+		`Source: <a href="https://www.irrawaddy.com">Irrawaddy</a>` + "\n\n<i>Claims are unverified unless marked [CONFIRMED].</i>"
+	if got := HTML(r); got != want {
+		t.Fatalf("HTML =\n%s\nwant\n%s", got, want)
+	}
+}
+
 // balanced reports whether every tag opened in s is closed, in order.
 func balanced(s string) bool {
 	var stack []string
