@@ -339,7 +339,7 @@ func (a *Adapter) handleMessage(ctx context.Context, m *tgbotapi.Message, thread
 	// channel's subscriptions: "/subscribe @channel town Lashio".
 	if kind == bot.Private && a.roles[name] == bot.ChatManager && strings.HasPrefix(args, "@") && m.From != nil {
 		if problem := a.actForChannel(ctx, req, m.From.ID); problem != "" {
-			if _, err := a.send(ctx, m.Chat.ID, 0, 0, bot.Errorf("%s", problem), nil); err != nil {
+			if _, err := a.send(ctx, m.Chat.ID, 0, 0, bot.Errorf("%s", problem), ""); err != nil {
 				a.log.WarnContext(ctx, "answer failed", "chat", m.Chat.ID, "err", redact(err, a.cfg.Token))
 			}
 			return
@@ -374,12 +374,19 @@ func (a *Adapter) handleMessage(ctx context.Context, m *tgbotapi.Message, thread
 	}
 }
 
-// olderButton is the "Older ›" inline keyboard for a reply with a next page, or nil.
-func olderButton(r bot.Reply) any {
+// olderButton is the "Older ›" inline keyboard for a reply with a next page, as the
+// JSON of reply_markup, or "" for none. It is written directly: it is on most answers,
+// and reflecting over tgbotapi's keyboard types costs more than the rest of the
+// message's parameters.
+func olderButton(r bot.Reply) string {
 	if r.More == "" || len(r.More) > 64 {
-		return nil
+		return ""
 	}
-	return tgbotapi.NewInlineKeyboardMarkup(tgbotapi.NewInlineKeyboardRow(tgbotapi.NewInlineKeyboardButtonData("Older ›", r.More)))
+	data, err := json.Marshal(r.More)
+	if err != nil {
+		return ""
+	}
+	return `{"inline_keyboard":[[{"text":"Older ›","callback_data":` + string(data) + `}]]}`
 }
 
 // handleCallback answers a press of "Older ›": it runs the page's command and edits
@@ -447,7 +454,7 @@ func (a *Adapter) isAdmin(ctx context.Context, chatID, userID int64) bool {
 }
 
 // send sends a reply as one or more HTML messages and returns the first one's id.
-func (a *Adapter) send(ctx context.Context, chatID int64, thread, replyTo int, r bot.Reply, markup any) (int, error) {
+func (a *Adapter) send(ctx context.Context, chatID int64, thread, replyTo int, r bot.Reply, markup string) (int, error) {
 	first := 0
 	for i, part := range Split(HTML(r), maxMessage) {
 		params := tgbotapi.Params{}
@@ -461,11 +468,7 @@ func (a *Adapter) send(ctx context.Context, chatID int64, thread, replyTo int, r
 			params.AddNonZero("reply_to_message_id", replyTo)
 			params.AddBool("allow_sending_without_reply", true)
 		}
-		if markup != nil {
-			if err := params.AddInterface("reply_markup", markup); err != nil {
-				return first, err
-			}
-		}
+		params.AddNonEmpty("reply_markup", markup)
 		if err := ctx.Err(); err != nil && i > 0 {
 			return first, err
 		}

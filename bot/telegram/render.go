@@ -18,35 +18,65 @@ const maxMessage = 4096
 // attributes), and no tag spans a line break, so that a message can be split at any
 // line. Items and the footer are paragraphs like the others (bot.Reply.Paragraphs).
 func HTML(r bot.Reply) string {
-	paragraphs := r.Paragraphs()
-	size := replySize(r.Title, paragraphs)
 	var b strings.Builder
-	b.Grow(size + size/8 + 64)
+	b.Grow(replySize(r) + replySize(r)/8 + 64)
 	if r.Title != "" {
 		b.WriteString("<b>")
 		escape(&b, r.Title)
 		b.WriteString("</b>\n")
 	}
-	for i, blk := range paragraphs {
-		if i > 0 || r.Title != "" {
+	first := r.Title == ""
+	// paragraph writes one paragraph made of parts on lines of their own, as
+	// bot.Item.Block joins them, without building the joined block.
+	paragraph := func(parts ...bot.Block) {
+		if !first {
 			b.WriteString("\n")
 		}
-		for _, sp := range blk {
-			writeSpan(&b, sp)
+		first = false
+		wrote := false
+		for _, part := range parts {
+			if len(part) == 0 {
+				continue
+			}
+			if wrote {
+				b.WriteString("\n")
+			}
+			wrote = true
+			for _, sp := range part {
+				writeSpan(&b, sp)
+			}
 		}
 		b.WriteString("\n")
+	}
+	for _, blk := range r.Blocks {
+		paragraph(blk)
+	}
+	for _, it := range r.Items {
+		paragraph(it.Heading, it.Body, it.Source)
+	}
+	if len(r.Footer) > 0 {
+		paragraph(r.Footer)
 	}
 	return strings.TrimRight(b.String(), "\n")
 }
 
-// replySize is the length of a reply's text, to size the rendering's buffer once.
-func replySize(title string, paragraphs []bot.Block) int {
-	n := len(title)
-	for _, blk := range paragraphs {
+// replySize is about the length of a reply's rendering, to size its buffer once.
+func replySize(r bot.Reply) int {
+	n := len(r.Title)
+	add := func(blk bot.Block) {
 		for _, sp := range blk {
 			n += len(sp.Text) + len(sp.URL) + 16
 		}
 	}
+	for _, blk := range r.Blocks {
+		add(blk)
+	}
+	for _, it := range r.Items {
+		add(it.Heading)
+		add(it.Body)
+		add(it.Source)
+	}
+	add(r.Footer)
 	return n
 }
 
@@ -70,7 +100,7 @@ func writeSpan(b *strings.Builder, sp bot.Span) {
 	case bot.Code:
 		open, closeTag = "<code>", "</code>"
 	case bot.Link:
-		if u, err := url.Parse(sp.URL); err == nil && (u.Scheme == "http" || u.Scheme == "https") {
+		if webLink(sp.URL) {
 			open, closeTag = `<a href="`+html.EscapeString(sp.URL)+`">`, "</a>"
 		}
 	}
@@ -242,4 +272,14 @@ func splitLine(line string, max int) []string {
 		start = end
 	}
 	return out
+}
+
+// webLink reports whether raw is an absolute http or https URL, the only links a
+// message carries.
+func webLink(raw string) bool {
+	if !strings.HasPrefix(raw, "https://") && !strings.HasPrefix(raw, "http://") {
+		return false
+	}
+	u, err := url.Parse(raw)
+	return err == nil && u.Host != ""
 }

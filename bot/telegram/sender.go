@@ -26,7 +26,7 @@ func (a *Adapter) Send(ctx context.Context, chat string, r bot.Reply) (bot.Messa
 	if err != nil {
 		return "", bot.PermanentError(err)
 	}
-	id, err := a.send(ctx, chatID, thread, 0, r, nil)
+	id, err := a.send(ctx, chatID, thread, 0, r, "")
 	if err != nil {
 		return "", err
 	}
@@ -40,7 +40,7 @@ func (a *Adapter) ReplyTo(ctx context.Context, chat string, ref bot.MessageRef, 
 		return "", bot.PermanentError(err)
 	}
 	to, _ := strconv.Atoi(string(ref))
-	id, err := a.send(ctx, chatID, thread, to, r, nil)
+	id, err := a.send(ctx, chatID, thread, to, r, "")
 	if err != nil {
 		return "", err
 	}
@@ -60,11 +60,11 @@ func (a *Adapter) Edit(ctx context.Context, chat string, ref bot.MessageRef, r b
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return a.edit(ctx, chatID, msgID, r, nil)
+	return a.edit(ctx, chatID, msgID, r, "")
 }
 
 // edit replaces a message's text (and keyboard).
-func (a *Adapter) edit(ctx context.Context, chatID int64, msgID int, r bot.Reply, markup any) error {
+func (a *Adapter) edit(ctx context.Context, chatID int64, msgID int, r bot.Reply, markup string) error {
 	parts := Split(HTML(r), maxMessage)
 	if len(parts) > 1 {
 		return bot.ErrCannotEdit // the new text no longer fits in one message
@@ -75,11 +75,7 @@ func (a *Adapter) edit(ctx context.Context, chatID int64, msgID int, r bot.Reply
 	params.AddNonEmpty("text", parts[0])
 	params.AddNonEmpty("parse_mode", tgbotapi.ModeHTML)
 	params.AddBool("disable_web_page_preview", true)
-	if markup != nil {
-		if err := params.AddInterface("reply_markup", markup); err != nil {
-			return err
-		}
-	}
+	params.AddNonEmpty("reply_markup", markup)
 	_, err := a.bound(ctx).MakeRequest("editMessageText", params)
 	var te *tgbotapi.Error
 	if errors.As(err, &te) && strings.Contains(te.Message, "message is not modified") {
