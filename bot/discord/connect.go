@@ -13,6 +13,9 @@ import (
 	"github.com/sitrep-bot/sitrep/bot"
 )
 
+// Platform is Discord's name in chats, subscriptions and identities ("discord:<id>").
+const Platform = "discord"
+
 // Config is how to reach Discord as a bot.
 type Config struct {
 	Token string
@@ -80,6 +83,6 @@ func UseDefaultLogger() {
 		case discordgo.LogInformational:
 			level = slog.LevelInfo
 		}
-		slog.Default().Log(context.Background(), level, "discordgo: "+fmt.Sprintf(format, a...), "platform", "discord")
+		slog.Default().Log(context.Background(), level, "discordgo: "+fmt.Sprintf(format, a...), "platform", Platform)
 	}
 }

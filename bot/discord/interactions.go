@@ -112,7 +112,7 @@ func request(in *discordgo.Interaction, command string) *bot.Request {
 	req := &bot.Request{
 		Command:  command,
 		Options:  map[string]string{},
-		Chat:     bot.Chat{Platform: "discord", ID: in.ChannelID, Kind: bot.Group},
+		Chat:     bot.Chat{Platform: Platform, ID: in.ChannelID, Kind: bot.Group},
 		Language: string(in.Locale),
 		// Discord may deliver an interaction twice (a gateway resume); its id is unique.
 		Origin: "discord:" + in.ID,
@@ -133,7 +133,7 @@ func request(in *discordgo.Interaction, command string) *bot.Request {
 		req.Chat.Kind, req.ChatManager = bot.Private, true
 	}
 	if user != nil {
-		req.User = bot.Identity{Platform: "discord", UserID: user.ID, Name: orDefault(user.GlobalName, user.Username)}
+		req.User = bot.Identity{Platform: Platform, UserID: user.ID, Name: orDefault(user.GlobalName, user.Username)}
 	}
 	return req
 }

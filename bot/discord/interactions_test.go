@@ -3,10 +3,9 @@ package discord
 import (
 	"context"
 	"crypto/ed25519"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
+	"github.com/sitrep-bot/sitrep/bot/discord/discordtest"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -34,18 +33,10 @@ func signedServer(t *testing.T, x *Interactions) func(body string, signed bool) 
 		if !signed {
 			_, key, _ = ed25519.GenerateKey(nil)
 		}
-		req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(body))
-		req.Header.Set("X-Signature-Timestamp", "1700000000")
-		req.Header.Set("X-Signature-Ed25519", hex.EncodeToString(ed25519.Sign(key, []byte("1700000000"+body))))
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		raw, _ := io.ReadAll(resp.Body)
+		code, raw := discordtest.Post(t, srv.URL, key, body)
 		var out map[string]any
 		_ = json.Unmarshal(raw, &out)
-		return resp.StatusCode, out
+		return code, out
 	}
 }
 

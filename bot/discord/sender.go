@@ -71,7 +71,7 @@ func (s *Sender) isAnnouncement(ctx context.Context, channelID string) bool {
 var _ bot.Sender = (*Sender)(nil)
 
 // Platform is "discord".
-func (s *Sender) Platform() string { return "discord" }
+func (s *Sender) Platform() string { return Platform }
 
 // Limits are the configured limits, or Discord's.
 func (s *Sender) Limits() bot.Limits {

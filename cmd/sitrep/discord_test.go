@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/sitrep-bot/sitrep/bot/discord/discordtest"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -42,23 +43,14 @@ func TestDiscordHTTPInteractions(t *testing.T) {
 
 	send := func(body string, sign bool) (int, map[string]any) {
 		t.Helper()
-		req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(body))
-		ts := "1700000000"
 		key := priv
 		if !sign {
 			_, key, _ = ed25519.GenerateKey(nil) // someone else's key
 		}
-		req.Header.Set("X-Signature-Timestamp", ts)
-		req.Header.Set("X-Signature-Ed25519", hex.EncodeToString(ed25519.Sign(key, []byte(ts+body))))
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		raw, _ := io.ReadAll(resp.Body)
+		code, raw := discordtest.Post(t, srv.URL, key, body)
 		var out map[string]any
 		_ = json.Unmarshal(raw, &out)
-		return resp.StatusCode, out
+		return code, out
 	}
 	ids := 0
 	command := func(user, perms, name string, options string) string {
@@ -320,18 +312,9 @@ func TestDiscordServeStory(t *testing.T) {
 		body := `{"type":2,"id":"` + fmt.Sprint(1170000000000000000+ids) + `","application_id":"app1","channel_id":"chan1","token":"tok","locale":"en-US",` +
 			`"member":{"user":{"id":"` + user + `","username":"u"},"permissions":"` + perms + `"},` +
 			`"data":{"id":"d","name":"` + name + `","type":1,"options":[` + options + `]}}`
-		req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/discord/interactions", strings.NewReader(body))
-		ts := "1700000000"
-		req.Header.Set("X-Signature-Timestamp", ts)
-		req.Header.Set("X-Signature-Ed25519", hex.EncodeToString(ed25519.Sign(priv, []byte(ts+body))))
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		raw, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("/%s: %d %s", name, resp.StatusCode, raw)
+		code, raw := discordtest.Post(t, "http://"+addr+"/discord/interactions", priv, body)
+		if code != http.StatusOK {
+			t.Fatalf("/%s: %d %s", name, code, raw)
 		}
 		return string(raw)
 	}

@@ -98,20 +98,10 @@ func runServe(ctx context.Context, cfg config, log *slog.Logger) error {
 
 	var ds dispatchers
 	set := commands.New(st, commands.Options{Admins: cfg.Admins, Logger: log, Enqueued: ds.wake})
-	var names []string
-	if cfg.TelegramToken != "" {
-		names = append(names, telegram.Platform)
-	}
-	if cfg.DiscordToken != "" {
-		names = append(names, "discord")
-	}
-	met := newMetrics(st, names)
-	set.Router().Use(met.middleware(log, func(name string) bool { _, ok := set.Router().Lookup(name); return ok }))
 	health := &healthCheck{store: st}
 	mux := http.NewServeMux()
 	mux.Handle("GET /healthz", health)
 	mux.HandleFunc("GET /livez", health.liveness)
-	mux.Handle("GET /metrics", met.handler())
 	feeds := feed.Options{Logger: log}
 	if cfg.PublicURL != nil {
 		feeds.BaseURL = cfg.PublicURL.String() // ids are tag: URIs under its host
@@ -139,10 +129,17 @@ func runServe(ctx context.Context, cfg config, log *slog.Logger) error {
 		platforms = append(platforms, p)
 	}
 	if cfg.DiscordToken != "" {
-		p := &platform{name: "discord", state: health.component("discord")}
+		p := &platform{name: discord.Platform, state: health.component(discord.Platform)}
 		p.connect = discordConnector(cfg, log, set, mux, p.state)
 		platforms = append(platforms, p)
 	}
+	var names []string
+	for _, p := range platforms {
+		names = append(names, p.name)
+	}
+	met := newMetrics(st, names)
+	mux.Handle("GET /metrics", met.handler())
+	set.Router().Use(met.middleware(log, func(name string) bool { _, ok := set.Router().Lookup(name); return ok }))
 
 	var tasks []func(context.Context) error
 	if cfg.HTTPAddr != "" {
@@ -156,8 +153,7 @@ func runServe(ctx context.Context, cfg config, log *slog.Logger) error {
 	for _, p := range platforms {
 		tasks = append(tasks, func(ctx context.Context) error {
 			return superviseAdapter(ctx, p, log.With("platform", p.name), func(sender bot.Sender) *bot.Dispatcher {
-				d := bot.NewDispatcher(sender, outbox{st}, set.RenderDelivery, bot.DispatcherConfig{Logger: log})
-				return d
+				return bot.NewDispatcher(sender, outbox{st}, set.RenderDelivery, bot.DispatcherConfig{Logger: log})
 			}, &ds)
 		})
 	}
