@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -238,7 +239,7 @@ func runBackup(ctx context.Context, fs *flag.FlagSet, db *string, args []string,
 			"its admin endpoint GET http://SITREP_HTTP_ADDR/admin/backup with SITREP_ADMIN_TOKEN.",
 		"  SITREP_HTTP_ADDR        the running server's address (default 127.0.0.1:8080; -http-addr)\n"+
 			"  SITREP_ADMIN_TOKEN      its admin token (or SITREP_ADMIN_TOKEN_FILE, a file holding it; -admin-token-file)\n")
-	addr := fs.String("http-addr", cmpOr(getenv("SITREP_HTTP_ADDR"), "127.0.0.1:8080"), "the running server's address (overrides SITREP_HTTP_ADDR)")
+	addr := fs.String("http-addr", cmp.Or(getenv("SITREP_HTTP_ADDR"), "127.0.0.1:8080"), "the running server's address (overrides SITREP_HTTP_ADDR)")
 	tokenFile := fs.String("admin-token-file", getenv("SITREP_ADMIN_TOKEN_FILE"), "file holding the server's admin token (overrides SITREP_ADMIN_TOKEN_FILE)")
 	pos, err := parseArgs(fs, args)
 	if err != nil {

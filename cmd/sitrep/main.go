@@ -225,11 +225,3 @@ func loadDemo(ctx context.Context, h bot.Handler, me bot.Identity) error {
 	}
 	return nil
 }
-
-// cmpOr returns a unless it is empty, else b.
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
-}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -252,7 +253,7 @@ func telegramConnector(cfg config, log *slog.Logger, st *store.Store, set *comma
 	var hook swapHandler
 	if cfg.TelegramWebhook != "" {
 		u, _ := url.Parse(cfg.TelegramWebhook) // checked by parseConfig
-		mux.Handle("POST "+cmpOr(u.Path, "/"), &hook)
+		mux.Handle("POST "+cmp.Or(u.Path, "/"), &hook)
 	}
 	return func(ctx context.Context) (bot.Sender, func(context.Context) error, error) {
 		tg, err := telegram.New(ctx, telegram.Config{
