@@ -61,6 +61,20 @@ type Sender interface {
 // ErrCannotEdit says that a platform cannot edit a message (too old, not the bot's).
 var ErrCannotEdit = errors.New("the message cannot be edited")
 
+// Redacted returns err with its text replaced by text (the same text with a secret
+// hidden); errors.Is and errors.As still see err beneath. Adapters use it for errors
+// that quote a URL carrying a token.
+func Redacted(err error, text string) error { return redactedError{err: err, text: text} }
+
+// redactedError is an error whose text hides a secret.
+type redactedError struct {
+	err  error
+	text string
+}
+
+func (e redactedError) Error() string { return e.text }
+func (e redactedError) Unwrap() error { return e.err }
+
 // ErrUnauthorized marks a connection the platform refused because of its token: a
 // configuration problem that retrying alone will not fix.
 var ErrUnauthorized = errors.New("the platform refused the bot's token")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sitrep-bot/sitrep/bot"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -143,15 +144,5 @@ func redactToken(err error) error {
 			text = text[:i+len(marker)] + parts[0] + "/<token>" + tail
 		}
 	}
-	return redactedError{err: err, text: text}
+	return bot.Redacted(err, text)
 }
-
-// redactedError is an error whose text hides a token; errors.Is and errors.As still
-// see the error beneath.
-type redactedError struct {
-	err  error
-	text string
-}
-
-func (e redactedError) Error() string { return e.text }
-func (e redactedError) Unwrap() error { return e.err }

@@ -112,17 +112,8 @@ func redact(err error, token string) error {
 	if err == nil || token == "" || !strings.Contains(err.Error(), token) {
 		return err
 	}
-	return redactedError{err: err, text: strings.ReplaceAll(err.Error(), token, "<token>")}
+	return bot.Redacted(err, strings.ReplaceAll(err.Error(), token, "<token>"))
 }
-
-// redactedError is an error whose text has the token replaced.
-type redactedError struct {
-	err  error
-	text string
-}
-
-func (e redactedError) Error() string { return e.text }
-func (e redactedError) Unwrap() error { return e.err }
 
 // Run long-polls for updates and handles them until ctx ends. A webhook left from an
 // earlier webhook-mode run is removed first: Telegram refuses getUpdates while one is
