@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/sitrep-bot/sitrep/bot"
 	"log/slog"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/bwmarrin/discordgo"
+	"github.com/sitrep-bot/sitrep/bot"
 )
 
 // RunGateway connects the session to Discord's gateway and answers the interactions

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"github.com/sitrep-bot/sitrep/bot/discord/discordtest"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -21,6 +20,7 @@ import (
 	"time"
 
 	"github.com/sitrep-bot/sitrep/bot/discord"
+	"github.com/sitrep-bot/sitrep/bot/discord/discordtest"
 	"github.com/sitrep-bot/sitrep/commands"
 	"github.com/sitrep-bot/sitrep/store"
 )
